@@ -1,0 +1,89 @@
+#include "cli/common.h"
+
+#include <cstdlib>
+
+#include "io/error.h"
+
+namespace g4ref {
+
+std::vector<int> parse_token_list(const std::string& text, const std::string& option) {
+  std::vector<int> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string item = text.substr(start, end - start);
+    size_t used = 0;
+    long value = -1;
+    try {
+      value = std::stol(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (item.empty() || used != item.size() || value < 0 || value > INT32_MAX) {
+      fail(option, "'" + item + "' is not a token id (expected comma-separated non-negative integers)");
+    }
+    out.push_back(static_cast<int>(value));
+    start = end + 1;
+  }
+  return out;
+}
+
+void ForwardArgs::add_to(CLI::App& cmd, bool with_sampling) {
+  cmd.add_option("--precision", precision, "exact (float64 ground truth), f32, or bf16 (Hugging Face rounding points)")
+      ->check(CLI::IsMember({"exact", "f32", "bf16"}))
+      ->capture_default_str();
+  cmd.add_option("--threads", threads, "OpenMP threads (0: all cores); results are identical for any count")
+      ->check(CLI::NonNegativeNumber);
+  cmd.add_option("--embed-scale", embed_scale, "hf: sqrt(hidden) rounded to the table dtype; llamacpp: f32 sqrtf")
+      ->check(CLI::IsMember({"hf", "llamacpp"}))
+      ->capture_default_str();
+  cmd.add_option("--window", window, "sliding window for image blocks: lower (HF, k > q-W) or symmetric (JAX)")
+      ->check(CLI::IsMember({"lower", "symmetric"}))
+      ->capture_default_str();
+  if (with_sampling) {
+    cmd.add_option("--temperature", temperature, "0 = greedy; > 0 samples")->check(CLI::NonNegativeNumber)
+        ->capture_default_str();
+    cmd.add_option("--top-k", top_k, "keep the k most likely tokens when sampling (0: all)")
+        ->check(CLI::NonNegativeNumber)->capture_default_str();
+    cmd.add_option("--top-p", top_p, "nucleus threshold when sampling")->check(CLI::Range(0.0, 1.0))
+        ->capture_default_str();
+    cmd.add_option("--seed", seed, "sampling seed")->capture_default_str();
+  }
+}
+
+RunOptions ForwardArgs::run_options() const {
+  RunOptions o;
+  o.precision = parse_precision(precision);
+  o.threads = threads;
+  o.embed_scale = embed_scale == "llamacpp" ? EmbedScale::llamacpp : EmbedScale::hf;
+  o.window = window == "symmetric" ? WindowVariant::symmetric : WindowVariant::lower;
+  return o;
+}
+
+SamplingOptions ForwardArgs::sampling() const {
+  SamplingOptions s;
+  s.temperature = temperature;
+  s.top_k = top_k;
+  s.top_p = top_p;
+  s.seed = seed;
+  return s;
+}
+
+nlohmann::json top_entries_json(const Eigen::VectorXd& logits, int k) {
+  nlohmann::json ids = nlohmann::json::array(), values = nlohmann::json::array();
+  for (const auto& e : top_k_entries(logits, k)) {
+    ids.push_back(e.id);
+    values.push_back(e.logit);
+  }
+  return {{"ids", ids}, {"values", values}};
+}
+
+std::string default_model_home() {
+  if (const char* h = std::getenv("G4REF_HOME")) return h;
+  if (const char* x = std::getenv("XDG_CACHE_HOME")) return std::string(x) + "/g4ref";
+  if (const char* home = std::getenv("HOME")) return std::string(home) + "/.cache/g4ref";
+  return ".g4ref";
+}
+
+}  // namespace g4ref

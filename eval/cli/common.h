@@ -1,0 +1,40 @@
+// Pieces shared by the g4ref subcommands.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "model/generate.h"
+#include "model/options.h"
+
+namespace g4ref {
+
+// Each subcommand registers itself on the app and runs from its callback.
+void add_synth_command(CLI::App& app);
+void add_run_command(CLI::App& app);
+void add_demo_command(CLI::App& app);
+
+// "2,105,10" -> {2, 105, 10}; the error names the option and the bad item.
+std::vector<int> parse_token_list(const std::string& text, const std::string& option);
+
+// Options every command that runs the model shares: precision, threads, switches, sampling.
+struct ForwardArgs {
+  std::string precision = "exact";
+  int threads = 0;
+  std::string embed_scale = "hf";
+  std::string window = "lower";
+  double temperature = 0.0;
+  int top_k = 64;
+  double top_p = 0.95;
+  uint64_t seed = 0;
+  void add_to(CLI::App& cmd, bool sampling);
+  RunOptions run_options() const;
+  SamplingOptions sampling() const;
+};
+
+nlohmann::json top_entries_json(const Eigen::VectorXd& logits, int k);
+std::string default_model_home();  // where `demo` keeps its synthetic checkpoint
+
+}  // namespace g4ref

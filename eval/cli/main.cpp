@@ -1,0 +1,27 @@
+// g4ref — the command-line front end of the Gemma 4 12B Unified reference implementation.
+#include <CLI/CLI.hpp>
+#include <iostream>
+
+#include "cli/common.h"
+#include "io/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"g4ref: reference implementation and evaluation suite for Gemma 4 12B Unified"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", G4REF_VERSION);
+  g4ref::add_synth_command(app);
+  g4ref::add_run_command(app);
+  g4ref::add_demo_command(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const g4ref::Error& e) {
+    std::cerr << "g4ref: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "g4ref: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,157 @@
+// Attention (spec §2.5), one layer, new tokens against the cache:
+//   Q = round(x·Wqᵀ), Kraw = round(x·Wkᵀ), Vraw = round(x·Wvᵀ)  — or Vraw = Kraw on k_eq_v (full) layers
+//   Q = RMSNorm(Q; q_norm), K = RMSNorm(Kraw; k_norm), V = RMSNorm(Vraw)  per head over D (V without weight)
+//   Q, K rotated (§2.6);  S = round(Q·Kᵀ) with scaling 1.0;  P = round(softmax(S + mask));  O = round(P·V)
+//   y = round(O·Woᵀ)
+// Head h reads KV head h / (heads / kv_heads) (GQA on sliding layers, MQA on full layers).
+#pragma once
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "layers/attention_mask.h"
+#include "layers/rms_norm.h"
+#include "layers/rope.h"
+#include "model/tracer.h"
+#include "model/weights.h"
+#include "numerics/matmul.h"
+
+namespace g4ref {
+
+// Keys and values of past tokens for one layer, one contiguous [tokens, D] matrix per KV head.
+template <class T>
+struct LayerCache {
+  std::vector<std::vector<T>> k, v;  // [kv_heads][tokens · D]
+  std::vector<int64_t> position;
+  std::vector<int> block;
+  int64_t size() const { return static_cast<int64_t>(position.size()); }
+
+  // Sliding layers only ever look back `window` tokens: drop what no future query can see (with one token of
+  // slack so the off-by-one test variant still finds its extra key).
+  void trim(int64_t next_position, int64_t window, int64_t head_dim) {
+    int64_t drop = 0;
+    while (drop < size() && position[drop] < next_position - window - 1) ++drop;
+    if (drop < window) return;  // amortized: trim in batches
+    for (auto* side : {&k, &v}) {
+      for (auto& rows : *side) rows.erase(rows.begin(), rows.begin() + drop * head_dim);
+    }
+    position.erase(position.begin(), position.begin() + drop);
+    block.erase(block.begin(), block.begin() + drop);
+  }
+};
+
+struct AttentionShape {
+  int layer = 0;
+  LayerType type = LayerType::sliding;
+  int heads = 0;
+  int kv_heads = 0;
+  int head_dim = 0;
+  double eps = 1e-6;
+};
+
+template <class P>
+Mat<typename P::T> attention(const Mat<typename P::T>& x, const LayerWeights& w, const AttentionShape& a,
+                             const MaskRule& rule, const std::vector<float>& inv_freq,
+                             const std::vector<int64_t>& positions, const std::vector<int>& blocks,
+                             const Deviations& dev, LayerCache<typename P::T>& cache, Tracer* tracer) {
+  using T = typename P::T;
+  const std::string pre = "layers." + std::to_string(a.layer) + ".";
+  const int64_t n = x.rows();
+  const int D = a.head_dim;
+  const std::vector<int64_t> head_shape_q = {n, a.heads, D};
+  const std::vector<int64_t> head_shape_kv = {n, a.kv_heads, D};
+
+  Mat<T> q = matmul_nt<T>(x, w.q);
+  round_all<P>(q);
+  Mat<T> k_raw = matmul_nt<T>(x, w.k);
+  round_all<P>(k_raw);
+  Mat<T> v_raw;
+  if (w.v.data) {
+    v_raw = matmul_nt<T>(x, w.v);
+    round_all<P>(v_raw);
+  } else {
+    v_raw = k_raw;  // k_eq_v: V comes from the raw K projection, before k_norm and RoPE
+  }
+  trace(tracer, pre + "q", q, head_shape_q);
+  trace(tracer, pre + "k", k_raw, head_shape_kv);
+  trace(tracer, pre + "v", v_raw, head_shape_kv);
+
+  const Vec<T> qn_w = convert_vector<T>(w.q_norm);
+  const Vec<T> kn_w = convert_vector<T>(w.k_norm);
+  Mat<T> q_normed = rms_norm<P>(q, D, &qn_w, a.eps, dev.norm_one_plus_w);
+  Mat<T> k_normed = rms_norm<P>(k_raw, D, &kn_w, a.eps, dev.norm_one_plus_w);
+  if (!w.v.data && dev.v_after_k_norm) v_raw = k_normed;  // test-only wrong variant
+  Mat<T> v_normed = rms_norm<P>(v_raw, D, nullptr, a.eps);
+  trace(tracer, pre + "q_norm", q_normed, head_shape_q);
+  trace(tracer, pre + "k_norm", k_normed, head_shape_kv);
+  trace(tracer, pre + "v_norm", v_normed, head_shape_kv);
+
+  apply_rope<P>(q_normed, D, positions, inv_freq);
+  apply_rope<P>(k_normed, D, positions, inv_freq);
+  trace(tracer, pre + "q_rope", q_normed, head_shape_q);
+  trace(tracer, pre + "k_rope", k_normed, head_shape_kv);
+
+  // Append the new keys and values to the cache.
+  cache.k.resize(a.kv_heads);
+  cache.v.resize(a.kv_heads);
+  for (int g = 0; g < a.kv_heads; ++g) {
+    for (int64_t t = 0; t < n; ++t) {
+      const T* kr = k_normed.data() + t * k_normed.cols() + g * D;
+      const T* vr = v_normed.data() + t * v_normed.cols() + g * D;
+      cache.k[g].insert(cache.k[g].end(), kr, kr + D);
+      cache.v[g].insert(cache.v[g].end(), vr, vr + D);
+    }
+  }
+  cache.position.insert(cache.position.end(), positions.begin(), positions.end());
+  cache.block.insert(cache.block.end(), blocks.begin(), blocks.end());
+  const int64_t m = cache.size();
+
+  // Which (query, key) pairs may attend: the same for every head.
+  std::vector<char> allowed(n * m);
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t j = 0; j < m; ++j) {
+      allowed[i * m + j] = attention_allowed(rule, positions[i], cache.position[j], blocks[i], cache.block[j]);
+    }
+  }
+
+  Mat<T> o(n, int64_t(a.heads) * D);
+  const int group = a.heads / a.kv_heads;
+  for (int h = 0; h < a.heads; ++h) {
+    const int g = h / group;
+    const Mat<T> qh = q_normed.middleCols(int64_t(h) * D, D);
+    const Eigen::Map<const Mat<T>> kh(cache.k[g].data(), m, D);
+    const Eigen::Map<const Mat<T>> vh(cache.v[g].data(), m, D);
+    MatrixView k_view{std::is_same_v<T, double> ? DType::F64 : DType::F32,
+                      reinterpret_cast<const std::byte*>(kh.data()), m, D, pre + "k_cache"};
+    Mat<T> s = matmul_nt<T>(qh, k_view);  // scaling 1.0: q_norm/k_norm replace 1/sqrt(D)
+    round_all<P>(s);
+    for (int64_t i = 0; i < n; ++i) {
+      T max_s = -std::numeric_limits<T>::infinity();
+      for (int64_t j = 0; j < m; ++j) {
+        if (allowed[i * m + j]) max_s = std::max(max_s, s(i, j));
+      }
+      T sum = 0;
+      for (int64_t j = 0; j < m; ++j) {
+        const T e = allowed[i * m + j] ? std::exp(s(i, j) - max_s) : T(0);
+        s(i, j) = e;
+        sum += e;
+      }
+      for (int64_t j = 0; j < m; ++j) s(i, j) = P::round(s(i, j) / sum);
+    }
+    const Mat<T> vt = vh.transpose();
+    Mat<T> oh = matmul_nt<T>(s, vt);
+    round_all<P>(oh);
+    o.middleCols(int64_t(h) * D, D) = oh;
+  }
+  trace(tracer, pre + "attn", o, head_shape_q);
+
+  Mat<T> y = matmul_nt<T>(o, w.o);
+  round_all<P>(y);
+  if (a.type == LayerType::sliding && !positions.empty()) cache.trim(positions.back() + 1, rule.window, D);
+  return y;
+}
+
+}  // namespace g4ref

@@ -1,0 +1,148 @@
+#include "model/generate.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <numeric>
+
+#include "io/error.h"
+
+namespace g4ref {
+
+GenerationConfig load_generation_config(const std::string& model_dir, const ModelConfig& c) {
+  GenerationConfig g;
+  g.suppress_tokens = {c.eoa_token_id, c.eoi_token_id};
+  g.stop_tokens = c.text.eos_token_ids;
+  const auto path = std::filesystem::path(model_dir) / "generation_config.json";
+  if (!std::filesystem::exists(path)) return g;
+  std::ifstream in(path);
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::parse_error& e) {
+    fail(path.string(), std::string("malformed JSON: ") + e.what());
+  }
+  auto ids = [&](const char* key, std::vector<int>& out) {
+    auto it = j.find(key);
+    if (it == j.end() || it->is_null()) return;
+    out.clear();
+    if (it->is_number_integer()) out.push_back(it->get<int>());
+    else if (it->is_array()) {
+      for (const auto& e : *it) {
+        if (!e.is_number_integer()) fail(path.string(), std::string("key '") + key + "' must hold integers");
+        out.push_back(e.get<int>());
+      }
+    } else {
+      fail(path.string(), std::string("key '") + key + "' must be an integer or a list of integers");
+    }
+    for (int id : out) {
+      if (id < 0 || id >= c.text.vocab_size) {
+        fail(path.string(), std::string("key '") + key + "' holds id " + std::to_string(id) +
+                                " outside the vocabulary [0, " + std::to_string(c.text.vocab_size) + ")");
+      }
+    }
+  };
+  ids("suppress_tokens", g.suppress_tokens);
+  ids("eos_token_id", g.stop_tokens);
+  return g;
+}
+
+std::vector<TopEntry> top_k_entries(const Eigen::VectorXd& logits, int k) {
+  std::vector<int> idx(logits.size());
+  std::iota(idx.begin(), idx.end(), 0);
+  k = std::min<int>(k, static_cast<int>(idx.size()));
+  std::partial_sort(idx.begin(), idx.begin() + k, idx.end(), [&](int a, int b) {
+    return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+  });
+  std::vector<TopEntry> out;
+  for (int i = 0; i < k; ++i) out.push_back({idx[i], logits[idx[i]]});
+  return out;
+}
+
+Sampler::Sampler(const SamplingOptions& o) : options_(o), state_(o.seed) {}
+
+double Sampler::uniform() {
+  uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  z ^= z >> 31;
+  return static_cast<double>(z >> 11) * 0x1.0p-53;
+}
+
+int Sampler::next(const Eigen::VectorXd& logits) {
+  if (options_.temperature <= 0) return top_k_entries(logits, 1)[0].id;
+  // Candidates by descending logit; keep top-k, then the smallest prefix whose probability reaches top-p.
+  const int k = options_.top_k > 0 ? options_.top_k : static_cast<int>(logits.size());
+  std::vector<TopEntry> cand = top_k_entries(logits, k);
+  const double max_logit = cand[0].logit;
+  std::vector<double> p(cand.size());
+  double sum = 0;
+  for (size_t i = 0; i < cand.size(); ++i) {
+    p[i] = std::isfinite(cand[i].logit) ? std::exp((cand[i].logit - max_logit) / options_.temperature) : 0.0;
+    sum += p[i];
+  }
+  size_t keep = cand.size();
+  if (options_.top_p < 1.0) {
+    double cum = 0;
+    for (size_t i = 0; i < cand.size(); ++i) {
+      cum += p[i] / sum;
+      if (cum >= options_.top_p) {
+        keep = i + 1;
+        break;
+      }
+    }
+  }
+  double kept_sum = 0;
+  for (size_t i = 0; i < keep; ++i) kept_sum += p[i];
+  const double r = uniform() * kept_sum;
+  double cum = 0;
+  for (size_t i = 0; i < keep; ++i) {
+    cum += p[i];
+    if (r < cum) return cand[i].id;
+  }
+  return cand[keep - 1].id;
+}
+
+namespace {
+
+void suppress(Eigen::VectorXd& logits, const std::vector<int>& ids) {
+  for (int id : ids) {
+    if (id >= 0 && id < logits.size()) logits[id] = -std::numeric_limits<double>::infinity();
+  }
+}
+
+}  // namespace
+
+GenerationResult generate(Session& session, const std::vector<int>& prompt, const std::vector<int>& token_types,
+                          int max_new_tokens, const SamplingOptions& sampling, const GenerationConfig& gen,
+                          const std::function<void(int)>& on_token) {
+  if (prompt.empty()) fail("input tokens", "the prompt is empty");
+  GenerationResult r;
+  r.prompt = prompt;
+  r.stop_reason = "max_new_tokens";
+  Sampler sampler(sampling);
+  Eigen::VectorXd logits = session.forward(prompt, token_types, LogitRows::last).row(0).transpose();
+  suppress(logits, gen.suppress_tokens);
+  r.prompt_logits = logits;
+  r.last_logits = logits;
+  for (int step = 0; step < max_new_tokens; ++step) {
+    if (step > 0) {
+      logits = session.forward({r.generated.back()}, {}, LogitRows::last).row(0).transpose();
+      suppress(logits, gen.suppress_tokens);
+      r.last_logits = logits;
+    }
+    const int id = sampler.next(logits);
+    r.generated.push_back(id);
+    if (on_token) on_token(id);
+    if (std::find(gen.stop_tokens.begin(), gen.stop_tokens.end(), id) != gen.stop_tokens.end()) {
+      r.stop_reason = "stop_token";
+      break;
+    }
+  }
+  return r;
+}
+
+}  // namespace g4ref

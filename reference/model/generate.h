@@ -1,0 +1,65 @@
+// Token generation on a Session: greedy or seeded sampling (temperature, top-k, top-p), suppress tokens and
+// stop tokens (spec §2.9 "Generation-time extras").
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "model/config.h"
+#include "model/session.h"
+
+namespace g4ref {
+
+struct SamplingOptions {
+  double temperature = 0.0;  // 0: greedy (argmax; ties to the lowest id)
+  int top_k = 64;            // 0: no limit
+  double top_p = 0.95;       // 1: no limit
+  uint64_t seed = 0;
+};
+
+struct GenerationConfig {
+  std::vector<int> suppress_tokens;  // logits set to −inf before choosing
+  std::vector<int> stop_tokens;      // generation ends after emitting one
+};
+
+// generation_config.json of the checkpoint if present (suppress_tokens, eos_token_id); otherwise the spec's
+// defaults from the config: suppress EOA and EOI, stop on the eos ids.
+GenerationConfig load_generation_config(const std::string& model_dir, const ModelConfig& c);
+
+struct TopEntry {
+  int id;
+  double logit;
+};
+std::vector<TopEntry> top_k_entries(const Eigen::VectorXd& logits, int k);  // descending, ties to lowest id
+
+// Chooses the next token from one row of logits (suppress tokens already applied). Deterministic given
+// the generator state.
+class Sampler {
+ public:
+  explicit Sampler(const SamplingOptions& o);
+  int next(const Eigen::VectorXd& logits);
+
+ private:
+  double uniform();  // [0, 1) from a fixed 64-bit generator (splitmix64), the same on every platform
+  SamplingOptions options_;
+  uint64_t state_;
+};
+
+struct GenerationResult {
+  std::vector<int> prompt;
+  std::vector<int> generated;
+  Eigen::VectorXd prompt_logits;  // next-token logits after the prompt (suppression applied)
+  Eigen::VectorXd last_logits;    // logits the last generated token was chosen from
+  std::string stop_reason;        // "stop_token" or "max_new_tokens"
+};
+
+// Runs the prompt through the session, then generates up to max_new_tokens, calling on_token after each.
+GenerationResult generate(Session& session, const std::vector<int>& prompt, const std::vector<int>& token_types,
+                          int max_new_tokens, const SamplingOptions& sampling, const GenerationConfig& gen,
+                          const std::function<void(int)>& on_token = {});
+
+}  // namespace g4ref

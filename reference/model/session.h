@@ -1,0 +1,28 @@
+// A forward-pass session over one sequence: prefill, then incremental decode with a KV cache.
+#pragma once
+
+#include <Eigen/Core>
+#include <memory>
+#include <vector>
+
+#include "model/options.h"
+#include "model/tracer.h"
+#include "model/weights.h"
+
+namespace g4ref {
+
+enum class LogitRows { none, last, all };
+
+class Session {
+ public:
+  virtual ~Session() = default;
+  // Appends `tokens` (with their mm_token_type_ids; empty = all text) at the next positions and returns the
+  // softcapped logits of the requested rows, as double whatever the precision.
+  virtual Eigen::MatrixXd forward(const std::vector<int>& tokens, const std::vector<int>& token_types,
+                                  LogitRows rows) = 0;
+  virtual int64_t position() const = 0;  // number of tokens processed so far
+};
+
+std::unique_ptr<Session> make_session(const Model& model, const RunOptions& options, Tracer* tracer = nullptr);
+
+}  // namespace g4ref

@@ -1,0 +1,52 @@
+// Weight binding: views into the memory-mapped checkpoint, in their stored type, checked against the config
+// before any compute. Nothing here copies or converts a weight; layers convert blocks as they use them.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/safetensors.h"
+#include "model/config.h"
+#include "numerics/matmul.h"
+
+namespace g4ref {
+
+struct LayerWeights {
+  MatrixView input_norm, post_attn_norm, pre_ffn_norm, post_ffn_norm, layer_scalar;
+  MatrixView q, k, v, o, q_norm, k_norm;  // v.data == nullptr on k_eq_v layers
+  MatrixView gate, up, down;
+};
+
+struct TextWeights {
+  MatrixView embed;  // [vocab, hidden], also the output head (tied)
+  MatrixView final_norm;
+  std::vector<LayerWeights> layers;
+};
+
+// A stored tensor as a row-major matrix (a 1-D tensor is one row; [a, b, c] is [a, b·c]).
+MatrixView matrix_view(const TensorView& t);
+
+// Checks every expected tensor (spec §6 names, shapes from the config) against the store: present, same shape,
+// a dtype the reference reads (BF16, F16, F32). The error names the first mismatch and the checkpoint.
+void check_tensors(const TensorStore& store, const ModelConfig& c, const std::string& where);
+
+TextWeights bind_text_weights(const TensorStore& store, const ModelConfig& c);
+
+// A loaded checkpoint: config + mapped tensors + bound views.
+class Model {
+ public:
+  static std::unique_ptr<Model> load(const std::string& dir);
+  const ModelConfig& config() const { return config_; }
+  const TextWeights& text() const { return text_; }
+  const TensorStore& store() const { return *store_; }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_;
+  ModelConfig config_;
+  std::unique_ptr<TensorStore> store_;
+  TextWeights text_;
+};
+
+}  // namespace g4ref

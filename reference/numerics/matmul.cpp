@@ -1,0 +1,118 @@
+#include "numerics/matmul.h"
+
+#include <algorithm>
+#include <type_traits>
+
+#include "io/error.h"
+
+namespace g4ref {
+
+namespace {
+
+template <class T>
+constexpr DType native_dtype() {
+  return std::is_same_v<T, double> ? DType::F64 : DType::F32;
+}
+
+template <class T>
+T element(const MatrixView& w, int64_t index) {
+  const std::byte* p = w.data + index * static_cast<int64_t>(dtype_size(w.dtype));
+  switch (w.dtype) {
+    case DType::BF16: { uint16_t b; std::memcpy(&b, p, 2); return static_cast<T>(bf16_bits_to_float(b)); }
+    case DType::F16: { uint16_t b; std::memcpy(&b, p, 2); return static_cast<T>(f16_bits_to_float(b)); }
+    case DType::F32: { float f; std::memcpy(&f, p, 4); return static_cast<T>(f); }
+    case DType::F64: { double d; std::memcpy(&d, p, 8); return static_cast<T>(d); }
+  }
+  return T(0);
+}
+
+}  // namespace
+
+template <class T>
+void convert_rows(const MatrixView& w, int64_t row0, int64_t n, Mat<T>& out) {
+  out.resize(n, w.cols);
+  T* dst = out.data();
+  const int64_t count = n * w.cols;
+  const int64_t base = row0 * w.cols;
+  if (w.dtype == DType::BF16) {
+    // The hot path of every weight: bf16 -> T is a shift, done without per-element dispatch.
+    const std::byte* src = w.data + base * 2;
+    for (int64_t i = 0; i < count; ++i) {
+      uint16_t b;
+      std::memcpy(&b, src + 2 * i, 2);
+      dst[i] = static_cast<T>(bf16_bits_to_float(b));
+    }
+    return;
+  }
+  for (int64_t i = 0; i < count; ++i) dst[i] = element<T>(w, base + i);
+}
+
+template <class T>
+Vec<T> convert_vector(const MatrixView& w) {
+  Vec<T> v(w.rows * w.cols);
+  for (int64_t i = 0; i < v.size(); ++i) v[i] = element<T>(w, i);
+  return v;
+}
+
+template <class T>
+MatrixView view_of(const Mat<T>& m, const std::string& name) {
+  MatrixView v;
+  v.dtype = native_dtype<T>();
+  v.data = reinterpret_cast<const std::byte*>(m.data());
+  v.rows = m.rows();
+  v.cols = m.cols();
+  v.name = name;
+  return v;
+}
+
+template <class T>
+Mat<T> matmul_nt(const Mat<T>& x, const MatrixView& w, const Vec<T>* bias) {
+  if (x.cols() != w.cols) {
+    fail(w.name.empty() ? "matmul" : w.name,
+         "inner dimensions differ (activations have " + std::to_string(x.cols()) + " columns, weight has " +
+             std::to_string(w.cols) + ")");
+  }
+  const int64_t n = x.rows();
+  const int64_t m = w.rows;
+  Mat<T> y(n, m);
+  const int64_t col_blocks = (m + kColBlock - 1) / kColBlock;
+  const bool native = w.dtype == native_dtype<T>();
+
+#pragma omp parallel
+  {
+    Mat<T> converted;  // per-thread buffer: one block of weight rows as T
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t cb = 0; cb < col_blocks; ++cb) {
+      const int64_t j0 = cb * kColBlock;
+      const int64_t nj = std::min(kColBlock, m - j0);
+      using RowMajorMap = Eigen::Map<const Mat<T>>;
+      if (!native) convert_rows(w, j0, nj, converted);
+      const T* wdata = native ? reinterpret_cast<const T*>(w.data) + j0 * w.cols : converted.data();
+      RowMajorMap wb(wdata, nj, w.cols);
+      for (int64_t i0 = 0; i0 < n; i0 += kRowBlock) {
+        const int64_t ni = std::min(kRowBlock, n - i0);
+        y.block(i0, j0, ni, nj).noalias() = x.middleRows(i0, ni) * wb.transpose();
+        if (bias) y.block(i0, j0, ni, nj).rowwise() += bias->segment(j0, nj).transpose();
+      }
+    }
+  }
+  return y;
+}
+
+template <class T>
+Mat<T> matmul_nt(const Mat<T>& x, const Mat<T>& w) {
+  return matmul_nt<T>(x, view_of<T>(w), nullptr);
+}
+
+template void convert_rows<double>(const MatrixView&, int64_t, int64_t, Mat<double>&);
+template void convert_rows<float>(const MatrixView&, int64_t, int64_t, Mat<float>&);
+template Vec<double> convert_vector<double>(const MatrixView&);
+template Vec<float> convert_vector<float>(const MatrixView&);
+template MatrixView view_of<double>(const Mat<double>&, const std::string&);
+template MatrixView view_of<float>(const Mat<float>&, const std::string&);
+template Mat<double> matmul_nt<double>(const Mat<double>&, const MatrixView&, const Vec<double>*);
+template Mat<float> matmul_nt<float>(const Mat<float>&, const MatrixView&, const Vec<float>*);
+template Mat<double> matmul_nt<double>(const Mat<double>&, const Mat<double>&);
+template Mat<float> matmul_nt<float>(const Mat<float>&, const Mat<float>&);
+
+}  // namespace g4ref

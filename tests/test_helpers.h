@@ -1,0 +1,75 @@
+// Small helpers shared by the test suites: temporary directories, running commands, the tiny checkpoint.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <string>
+
+#include "model/synth.h"
+
+namespace g4ref::testing {
+
+// A fresh directory under the test temp dir, removed when the object dies.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& tag) {
+    static int counter = 0;
+    path_ = std::filesystem::path(::testing::TempDir()) /
+            ("g4ref_" + tag + "_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
+    std::filesystem::remove_all(path_);
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string str() const { return path_.string(); }
+  std::string operator/(const std::string& name) const { return (path_ / name).string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Runs a shell command, returning its exit status and standard output.
+inline int run_command(const std::string& cmd, std::string* out) {
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return -1;
+  char buf[4096];
+  out->clear();
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out->append(buf, n);
+  const int status = pclose(p);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Debian's Python with PyTorch (the oracles' interpreter), or "" when it cannot import torch.
+inline std::string torch_python() {
+  std::string out;
+  if (run_command("/usr/bin/python3 -c 'import torch, numpy' 2>/dev/null && echo ok", &out) == 0 &&
+      out.find("ok") != std::string::npos) {
+    return "/usr/bin/python3";
+  }
+  return "";
+}
+
+// The tiny synthetic checkpoint for a seed, written once per test process.
+inline std::string tiny_checkpoint(uint64_t seed = 0) {
+  static std::map<uint64_t, std::string> made;
+  auto it = made.find(seed);
+  if (it != made.end()) return it->second;
+  const std::string dir = (std::filesystem::path(::testing::TempDir()) /
+                           ("g4ref_tiny_" + std::to_string(::getpid()) + "_seed" + std::to_string(seed)))
+                              .string();
+  SynthOptions o;
+  o.preset = "tiny";
+  o.seed = seed;
+  o.out_dir = dir;
+  o.force = true;
+  write_synthetic_checkpoint(o);
+  made[seed] = dir;
+  return dir;
+}
+
+}  // namespace g4ref::testing
