@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Builds g4ref and runs every test: the Release build under ctest, then the same unit tests built again with
+# AddressSanitizer + UndefinedBehaviorSanitizer. Usage: tests/run.sh   (from anywhere; needs setup.sh first)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+
+echo "== Release build and tests"
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build build -j "$jobs"
+ctest --test-dir build --output-on-failure -j "$jobs"
+
+echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
+cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DG4REF_SANITIZE=ON -DG4REF_BUILD_BENCH=OFF >/dev/null
+cmake --build build-asan -j "$jobs" --target g4ref_unit_tests g4ref_cli
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+ctest --test-dir build-asan --output-on-failure -j "$jobs"
