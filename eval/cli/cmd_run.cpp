@@ -7,6 +7,7 @@
 #include "model/generate.h"
 #include "model/session.h"
 #include "model/weights.h"
+#include "cli/prompt_args.h"
 
 namespace g4ref {
 
@@ -14,25 +15,52 @@ namespace {
 
 struct RunArgs {
   std::string model;
-  std::string tokens;
+  PromptArgs prompt;
   int max_new_tokens = 16;
   bool json = false;
   ForwardArgs forward;
 };
 
+// Streams decoded text: the text of all generated ids so far, printed from where the last print ended
+// (so multi-byte characters split over byte tokens come out whole).
+class TextStream {
+ public:
+  explicit TextStream(const Tokenizer& t) : tokenizer_(t) {}
+  void add(int id) {
+    ids_.push_back(id);
+    const std::string text = tokenizer_.decode(ids_);
+    if (text.size() > printed_ && text.compare(0, printed_, shown_) == 0) {
+      std::cout << text.substr(printed_) << std::flush;
+      shown_ = text;
+      printed_ = text.size();
+    }
+  }
+
+ private:
+  const Tokenizer& tokenizer_;
+  std::vector<int> ids_;
+  std::string shown_;
+  size_t printed_ = 0;
+};
+
 void run(const RunArgs& a) {
   MemorySampler memory;
   const auto t0 = std::chrono::steady_clock::now();
-  const std::vector<int> prompt = parse_token_list(a.tokens, "--tokens");
   auto model = Model::load(a.model);
+  PreparedPrompt p = a.prompt.prepare(a.model, model->config());
   const GenerationConfig gen = load_generation_config(a.model, model->config());
   auto session = make_session(*model, a.forward.run_options());
   const auto t_loaded = std::chrono::steady_clock::now();
 
-  if (!a.json) std::cout << "generated:" << std::flush;
+  std::unique_ptr<TextStream> stream;
+  if (!a.json) {
+    if (p.tokenizer) stream = std::make_unique<TextStream>(*p.tokenizer);
+    else std::cout << "generated:" << std::flush;
+  }
   const GenerationResult r =
-      generate(*session, prompt, {}, a.max_new_tokens, a.forward.sampling(), gen, [&](int id) {
-        if (!a.json) std::cout << " " << id << std::flush;
+      generate(*session, p.ids, p.token_types, p.media, a.max_new_tokens, a.forward.sampling(), gen, [&](int id) {
+        if (stream) stream->add(id);
+        else if (!a.json) std::cout << " " << id << std::flush;
       });
   const auto t_end = std::chrono::steady_clock::now();
   const MemoryPeak peak = memory.stop();
@@ -46,6 +74,8 @@ void run(const RunArgs& a) {
         {"precision", a.forward.precision},
         {"prompt_ids", r.prompt},
         {"generated_ids", r.generated},
+        {"rendered_prompt", p.rendered},
+        {"generated_text", p.tokenizer ? p.tokenizer->decode(r.generated) : ""},
         {"stop_reason", r.stop_reason},
         {"prompt_logits_top10", top_entries_json(r.prompt_logits, 10)},
         {"final_logits_top10", top_entries_json(r.last_logits, 10)},
@@ -56,7 +86,7 @@ void run(const RunArgs& a) {
     std::cout << j.dump(2) << "\n";
     return;
   }
-  std::cout << "\nstop: " << r.stop_reason << "\nfinal logits top-10:";
+  std::cout << "\n\nstop: " << r.stop_reason << "\nfinal logits top-10:";
   for (const auto& e : top_k_entries(r.last_logits, 10)) std::cout << " " << e.id << ":" << e.logit;
   std::cout << "\n" << a.forward.precision << " mode, " << total_s << " s (load " << load_s << " s), peak memory "
             << peak.anon_bytes / (1 << 20) << " MiB anonymous + " << peak.file_bytes / (1 << 20)
@@ -69,12 +99,15 @@ void add_run_command(CLI::App& app) {
   auto a = std::make_shared<RunArgs>();
   CLI::App* cmd = app.add_subcommand("run", "Run a prompt through a checkpoint and generate tokens");
   cmd->add_option("--model", a->model, "checkpoint directory (config.json + safetensors)")->required();
-  cmd->add_option("--tokens", a->tokens, "prompt as comma-separated token ids, e.g. 2,105,10")->required();
+  a->prompt.add_to(*cmd);
   cmd->add_option("--max-new-tokens", a->max_new_tokens, "tokens to generate")->check(CLI::NonNegativeNumber)
       ->capture_default_str();
   cmd->add_flag("--json", a->json, "machine-readable output: prompt ids, generated ids, top-10 logits");
   a->forward.add_to(*cmd, true);
-  cmd->callback([a] { run(*a); });
+  cmd->callback([a, cmd] {
+    a->prompt.check(*cmd);
+    run(*a);
+  });
 }
 
 }  // namespace g4ref

@@ -41,6 +41,11 @@ void ForwardArgs::add_to(CLI::App& cmd, bool with_sampling) {
   cmd.add_option("--window", window, "sliding window for image blocks: lower (HF, k > q-W) or symmetric (JAX)")
       ->check(CLI::IsMember({"lower", "symmetric"}))
       ->capture_default_str();
+  // Deliberately wrong variants (spec §8) for proving that a comparison catches and localizes each mistake.
+  // Hidden from --help: they exist for tests, never for real runs.
+  cmd.add_option("--deviation", deviations, "test only: a known wrong variant")
+      ->check(CLI::IsMember({"norm-one-plus-w", "rope-rotated-denominator", "window-off-by-one", "v-after-k-norm"}))
+      ->group("");
   if (with_sampling) {
     cmd.add_option("--temperature", temperature, "0 = greedy; > 0 samples")->check(CLI::NonNegativeNumber)
         ->capture_default_str();
@@ -58,6 +63,12 @@ RunOptions ForwardArgs::run_options() const {
   o.threads = threads;
   o.embed_scale = embed_scale == "llamacpp" ? EmbedScale::llamacpp : EmbedScale::hf;
   o.window = window == "symmetric" ? WindowVariant::symmetric : WindowVariant::lower;
+  for (const auto& d : deviations) {
+    if (d == "norm-one-plus-w") o.deviations.norm_one_plus_w = true;
+    if (d == "rope-rotated-denominator") o.deviations.rope_rotated_denominator = true;
+    if (d == "window-off-by-one") o.deviations.window_off_by_one = true;
+    if (d == "v-after-k-norm") o.deviations.v_after_k_norm = true;
+  }
   return o;
 }
 
@@ -77,6 +88,11 @@ nlohmann::json top_entries_json(const Eigen::VectorXd& logits, int k) {
     values.push_back(e.logit);
   }
   return {{"ids", ids}, {"values", values}};
+}
+
+int& exit_code() {
+  static int code = 0;
+  return code;
 }
 
 std::string default_model_home() {

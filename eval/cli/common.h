@@ -13,8 +13,19 @@ namespace g4ref {
 
 // Each subcommand registers itself on the app and runs from its callback.
 void add_synth_command(CLI::App& app);
+void add_tokenize_command(CLI::App& app);
+void add_detokenize_command(CLI::App& app);
 void add_run_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
+void add_chat_command(CLI::App& app);
+void add_inspect_audio_command(CLI::App& app);
+void add_trace_command(CLI::App& app);
+void add_explain_command(CLI::App& app);
+void add_compare_command(CLI::App& app);
+void add_envelope_command(CLI::App& app);
+
+// The process exit code a command asks for without failing (e.g. compare's verdict); 0 by default.
+int& exit_code();
 
 // "2,105,10" -> {2, 105, 10}; the error names the option and the bad item.
 std::vector<int> parse_token_list(const std::string& text, const std::string& option);
@@ -29,6 +40,7 @@ struct ForwardArgs {
   int top_k = 64;
   double top_p = 0.95;
   uint64_t seed = 0;
+  std::vector<std::string> deviations;  // test-only wrong variants (hidden option --deviation)
   void add_to(CLI::App& cmd, bool sampling);
   RunOptions run_options() const;
   SamplingOptions sampling() const;

@@ -10,8 +10,16 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", G4REF_VERSION);
   g4ref::add_synth_command(app);
+  g4ref::add_tokenize_command(app);
+  g4ref::add_detokenize_command(app);
   g4ref::add_run_command(app);
   g4ref::add_demo_command(app);
+  g4ref::add_chat_command(app);
+  g4ref::add_inspect_audio_command(app);
+  g4ref::add_trace_command(app);
+  g4ref::add_explain_command(app);
+  g4ref::add_compare_command(app);
+  g4ref::add_envelope_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -23,5 +31,5 @@ int main(int argc, char** argv) {
     std::cerr << "g4ref: error: " << e.what() << "\n";
     return 1;
   }
-  return 0;
+  return g4ref::exit_code();
 }

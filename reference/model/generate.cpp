@@ -117,14 +117,14 @@ void suppress(Eigen::VectorXd& logits, const std::vector<int>& ids) {
 }  // namespace
 
 GenerationResult generate(Session& session, const std::vector<int>& prompt, const std::vector<int>& token_types,
-                          int max_new_tokens, const SamplingOptions& sampling, const GenerationConfig& gen,
+                          const std::vector<MediaInput>& media, int max_new_tokens, const SamplingOptions& sampling, const GenerationConfig& gen,
                           const std::function<void(int)>& on_token) {
   if (prompt.empty()) fail("input tokens", "the prompt is empty");
   GenerationResult r;
   r.prompt = prompt;
   r.stop_reason = "max_new_tokens";
   Sampler sampler(sampling);
-  Eigen::VectorXd logits = session.forward(prompt, token_types, LogitRows::last).row(0).transpose();
+  Eigen::VectorXd logits = session.forward(prompt, token_types, LogitRows::last, media).row(0).transpose();
   suppress(logits, gen.suppress_tokens);
   r.prompt_logits = logits;
   r.last_logits = logits;

@@ -59,7 +59,7 @@ struct GenerationResult {
 
 // Runs the prompt through the session, then generates up to max_new_tokens, calling on_token after each.
 GenerationResult generate(Session& session, const std::vector<int>& prompt, const std::vector<int>& token_types,
-                          int max_new_tokens, const SamplingOptions& sampling, const GenerationConfig& gen,
+                          const std::vector<MediaInput>& media, int max_new_tokens, const SamplingOptions& sampling, const GenerationConfig& gen,
                           const std::function<void(int)>& on_token = {});
 
 }  // namespace g4ref

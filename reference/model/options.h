@@ -29,6 +29,9 @@ struct RunOptions {
   EmbedScale embed_scale = EmbedScale::hf;
   WindowVariant window = WindowVariant::lower;
   Deviations deviations;
+  // Testing aid: token types shape only the attention masks, and placeholder positions keep their token-table
+  // rows instead of taking media features — so the masks of §2.7 can be checked against an oracle without images.
+  bool token_types_for_masks_only = false;
 };
 
 }  // namespace g4ref

@@ -3,9 +3,11 @@
 #include <omp.h>
 
 #include "io/error.h"
+#include "layers/audio_embedder.h"
 #include "layers/decoder_layer.h"
 #include "layers/embedding.h"
 #include "layers/logits.h"
+#include "layers/vision_embedder.h"
 
 namespace g4ref {
 
@@ -25,8 +27,8 @@ class SessionImpl final : public Session {
     embed_scale_ = embedding_scale(t.hidden_size, model.text().embed.dtype, options.embed_scale);
   }
 
-  Eigen::MatrixXd forward(const std::vector<int>& tokens, const std::vector<int>& token_types,
-                          LogitRows rows) override {
+  Eigen::MatrixXd forward(const std::vector<int>& tokens, const std::vector<int>& token_types, LogitRows rows,
+                          const std::vector<MediaInput>& media) override {
     if (tokens.empty()) return Eigen::MatrixXd(0, 0);
     if (!token_types.empty() && token_types.size() != tokens.size()) {
       fail("input tokens", "token types (" + std::to_string(token_types.size()) + ") and tokens (" +
@@ -51,7 +53,13 @@ class SessionImpl final : public Session {
       record_ints("input.positions", pos_int);
     }
 
-    Mat<T> h = embed_tokens<P>(w.embed, tokens, embed_scale_);
+    // Placeholders are looked up as PAD, then overwritten by the media features, which are not scaled (§2.2).
+    std::vector<int> lookup = tokens;
+    for (int64_t i = 0; i < n && !options_.token_types_for_masks_only; ++i) {
+      if (types[i] != kText) lookup[i] = t.pad_token_id;
+    }
+    Mat<T> h = embed_tokens<P>(w.embed, lookup, embed_scale_);
+    if (!options_.token_types_for_masks_only) scatter_media(h, types, media);
     trace(tracer_, "embed.out", h);
 
     for (int l = 0; l < t.num_hidden_layers; ++l) {
@@ -88,6 +96,57 @@ class SessionImpl final : public Session {
   int64_t position() const override { return position_; }
 
  private:
+  // Embeds each media item and writes its rows over the placeholders of its kind, in order.
+  void scatter_media(Mat<T>& h, const std::vector<int>& types, const std::vector<MediaInput>& media) {
+    const ModelConfig& c = model_.config();
+    std::vector<Mat<T>> image_rows, audio_rows;
+    for (const MediaInput& m : media) {
+      if (m.values.size() != static_cast<size_t>(m.rows * m.cols)) {
+        fail("media input", "holds " + std::to_string(m.values.size()) + " values for " + std::to_string(m.rows) +
+                                " × " + std::to_string(m.cols));
+      }
+      Mat<T> x(m.rows, m.cols);
+      for (int64_t i = 0; i < m.rows * m.cols; ++i) x.data()[i] = static_cast<T>(m.values[i]);
+      if (m.kind == MediaInput::Kind::image) {
+        if (!model_.vision()) fail(model_.dir(), "the checkpoint has no vision embedder, but the input has an image");
+        if (m.cols != c.vision.patch_values() || m.xy.size() != static_cast<size_t>(m.rows)) {
+          fail("image input", "expected " + std::to_string(c.vision.patch_values()) +
+                                  " values and one (x, y) per patch, found " + std::to_string(m.cols) + " and " +
+                                  std::to_string(m.xy.size()));
+        }
+        const std::string pre = "image." + std::to_string(images_seen_++) + ".";
+        image_rows.push_back(vision_embed<P>(x, m.xy, *model_.vision(), c.vision, pre, tracer_));
+      } else {
+        if (!model_.audio()) fail(model_.dir(), "the checkpoint has no audio embedder, but the input has audio");
+        if (m.cols != c.audio.audio_embed_dim) {
+          fail("audio input", "frames of " + std::to_string(m.cols) + " samples (expected audio_embed_dim = " +
+                                  std::to_string(c.audio.audio_embed_dim) + ")");
+        }
+        const std::string pre = "audio." + std::to_string(audio_seen_++) + ".";
+        audio_rows.push_back(audio_embed<P>(x, model_.audio()->projection, c.audio.rms_norm_eps, pre, tracer_));
+      }
+    }
+    auto place = [&](std::vector<Mat<T>>& items, bool (*is_kind)(int), const char* what) {
+      size_t item = 0;
+      int64_t row = 0;
+      for (size_t i = 0; i < types.size(); ++i) {
+        if (!is_kind(types[i])) continue;
+        while (item < items.size() && row >= items[item].rows()) {
+          ++item;
+          row = 0;
+        }
+        if (item >= items.size()) fail("prompt", std::string("more ") + what + " placeholders than " + what + " features");
+        h.row(static_cast<Eigen::Index>(i)) = items[item].row(row++);
+      }
+      const int64_t left = item < items.size() ? items[item].rows() - row : 0;
+      int64_t unused = left;
+      for (size_t k = item + 1; k < items.size(); ++k) unused += items[k].rows();
+      if (unused > 0) fail("prompt", std::to_string(unused) + " " + what + " features have no placeholder");
+    };
+    place(image_rows, [](int t) { return t == kImage || t == kVideo; }, "image");
+    place(audio_rows, [](int t) { return t == kAudio; }, "audio");
+  }
+
   void record_ints(const std::string& name, const std::vector<int>& v) {
     if (!tracer_->wants(name)) return;
     std::vector<double> d(v.begin(), v.end());
@@ -102,6 +161,8 @@ class SessionImpl final : public Session {
   double embed_scale_ = 1.0;
   int64_t position_ = 0;
   int next_block_ = 0;
+  int images_seen_ = 0;
+  int audio_seen_ = 0;
 };
 
 }  // namespace

@@ -8,12 +8,20 @@
 
 #include "io/error.h"
 #include "io/safetensors.h"
+#include "model/synth_tokenizer.h"
 #include "model/tensor_names.h"
 #include "numerics/bf16.h"
 
 namespace g4ref {
 
 namespace fs = std::filesystem;
+
+int synth_token_id(const std::string& piece) {
+  const auto& tokens = gemma4_control_tokens();
+  const auto it = std::find(tokens.begin(), tokens.end(), piece);
+  if (it == tokens.end()) fail("synth", "'" + piece + "' is not a control token");
+  return 4 + static_cast<int>(it - tokens.begin());
+}
 
 ModelConfig synth_preset(const std::string& name) {
   ModelConfig c;
@@ -61,15 +69,16 @@ ModelConfig synth_preset(const std::string& name) {
   } else {
     fail("--preset", "unknown preset '" + name + "' (expected tiny, small or 12b)");
   }
-  // The multimodal ids sit at the top of the small vocabularies; everything reads them from the config.
-  const int v = static_cast<int>(t.vocab_size);
-  c.boi_token_id = v - 7;
-  c.eoi_token_id = v - 6;
-  c.image_token_id = v - 5;
-  c.video_token_id = v - 4;
-  c.boa_token_id = v - 3;
-  c.eoa_token_id = v - 2;
-  c.audio_token_id = v - 1;
+  // The small presets get a trained tokenizer (synth_tokenizer.h): pad/eos/bos/unk at 0–3, then the control
+  // tokens as user-defined symbols in the order of gemma4_control_tokens(). Everything reads them from here.
+  c.boi_token_id = synth_token_id("<|image>");
+  c.eoi_token_id = synth_token_id("<image|>");
+  c.image_token_id = synth_token_id("<|image|>");
+  c.video_token_id = synth_token_id("<|video|>");
+  c.boa_token_id = synth_token_id("<|audio>");
+  c.eoa_token_id = synth_token_id("<audio|>");
+  c.audio_token_id = synth_token_id("<|audio|>");
+  t.eos_token_ids = {1, synth_token_id("<turn|>")};  // as the instruction-tuned config: <eos> and <turn|>
   return c;
 }
 
@@ -134,14 +143,18 @@ uint64_t tensor_bytes(const TensorSpec& t) {
   return n;
 }
 
-void write_json_atomically(const fs::path& path, const nlohmann::json& j) {
+void write_file_atomically(const fs::path& path, const std::string& bytes) {
   const fs::path tmp = path.string() + ".partial";
   {
-    std::ofstream out(tmp);
-    out << j.dump(2) << "\n";
+    std::ofstream out(tmp, std::ios::binary);
+    out << bytes;
     if (!out) fail(tmp.string(), "write failed");
   }
   fs::rename(tmp, path);
+}
+
+void write_json_atomically(const fs::path& path, const nlohmann::json& j) {
+  write_file_atomically(path, j.dump(2) + "\n");
 }
 
 }  // namespace
@@ -252,6 +265,23 @@ SynthSummary write_synthetic_checkpoint(const SynthOptions& o) {
                         {"top_k", 64},
                         {"top_p", 0.95}};
   write_json_atomically(dir / "generation_config.json", gen);
+  if (o.preset != "12b") {
+    // The 12B's vocabulary of 262,144 pieces cannot be learned from a bundled text: bring the real tokenizer.
+    const SynthTokenizer tok = train_synth_tokenizer(static_cast<int>(c.text.vocab_size));
+    for (const std::string& piece : gemma4_control_tokens()) {
+      const int id = tok.special_ids.at(piece);
+      if (id != synth_token_id(piece)) {
+        fail("synth", "the trained tokenizer put '" + piece + "' at id " + std::to_string(id) + " (expected " +
+                          std::to_string(synth_token_id(piece)) + ")");
+      }
+    }
+    write_file_atomically(dir / "tokenizer.model", tok.sentencepiece_model);
+    write_file_atomically(dir / "tokenizer.json", tok.tokenizer_json);
+    write_json_atomically(dir / "tokenizer_config.json",
+                          {{"add_bos_token", false}, {"bos_token", "<bos>"}, {"eos_token", "<eos>"},
+                           {"pad_token", "<pad>"}, {"unk_token", "<unk>"}, {"tokenizer_class", "GemmaTokenizer"}});
+    summary.files.insert(summary.files.end(), {"tokenizer.model", "tokenizer.json", "tokenizer_config.json"});
+  }
   write_json_atomically(dir / "config.json", config_to_json(c));
   summary.files.push_back("generation_config.json");
   summary.files.push_back("config.json");

@@ -15,6 +15,9 @@ namespace g4ref {
 ModelConfig synth_preset(const std::string& name);
 std::vector<std::string> synth_preset_names();
 
+// Id of a Gemma 4 control token in the synthetic tokenizer (spec §5 pieces; see synth_tokenizer.h).
+int synth_token_id(const std::string& piece);
+
 struct SynthOptions {
   std::string preset = "tiny";
   uint64_t seed = 0;

@@ -88,6 +88,22 @@ std::unique_ptr<Model> Model::load(const std::string& dir) {
   m->store_ = TensorStore::open_dir(dir);
   check_tensors(*m->store_, m->config_, dir);
   m->text_ = bind_text_weights(*m->store_, m->config_);
+  auto get = [&](const std::string& name) { return matrix_view(m->store_->get(name)); };
+  if (m->config_.vision.present) {
+    const std::string v = "model.vision_embedder.";
+    VisionWeights& w = m->vision_;
+    w.ln1_w = get(v + "patch_ln1.weight");
+    w.ln1_b = get(v + "patch_ln1.bias");
+    w.dense_w = get(v + "patch_dense.weight");
+    w.dense_b = get(v + "patch_dense.bias");
+    w.ln2_w = get(v + "patch_ln2.weight");
+    w.ln2_b = get(v + "patch_ln2.bias");
+    w.pos_embedding = get(v + "pos_embedding");
+    w.pos_norm_w = get(v + "pos_norm.weight");
+    w.pos_norm_b = get(v + "pos_norm.bias");
+    w.projection = get("model.embed_vision.embedding_projection.weight");
+  }
+  if (m->config_.audio.present) m->audio_.projection = get("model.embed_audio.embedding_projection.weight");
   return m;
 }
 

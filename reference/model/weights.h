@@ -24,6 +24,15 @@ struct TextWeights {
   std::vector<LayerWeights> layers;
 };
 
+struct VisionWeights {
+  MatrixView ln1_w, ln1_b, dense_w, dense_b, ln2_w, ln2_b, pos_embedding, pos_norm_w, pos_norm_b;
+  MatrixView projection;  // embed_vision.embedding_projection [hidden, mm_embed_dim]
+};
+
+struct AudioWeights {
+  MatrixView projection;  // embed_audio.embedding_projection [hidden, audio_embed_dim]
+};
+
 // A stored tensor as a row-major matrix (a 1-D tensor is one row; [a, b, c] is [a, b·c]).
 MatrixView matrix_view(const TensorView& t);
 
@@ -39,6 +48,8 @@ class Model {
   static std::unique_ptr<Model> load(const std::string& dir);
   const ModelConfig& config() const { return config_; }
   const TextWeights& text() const { return text_; }
+  const VisionWeights* vision() const { return config_.vision.present ? &vision_ : nullptr; }
+  const AudioWeights* audio() const { return config_.audio.present ? &audio_ : nullptr; }
   const TensorStore& store() const { return *store_; }
   const std::string& dir() const { return dir_; }
 
@@ -47,6 +58,8 @@ class Model {
   ModelConfig config_;
   std::unique_ptr<TensorStore> store_;
   TextWeights text_;
+  VisionWeights vision_;
+  AudioWeights audio_;
 };
 
 }  // namespace g4ref

@@ -1,0 +1,69 @@
+// g4ref trace: one forward pass over the prompt, every named intermediate tensor streamed to a safetensors file
+// (float64 in exact mode, float32 otherwise), with the metadata that keeps unlike traces apart.
+#include <iostream>
+
+#include "cli/common.h"
+#include "cli/prompt_args.h"
+#include "model/session.h"
+#include "model/weights.h"
+#include "trace/trace_file.h"
+
+namespace g4ref {
+
+namespace {
+
+struct TraceArgs {
+  std::string model;
+  PromptArgs prompt;
+  std::string out;
+  std::string filter;
+  bool json = false;
+  ForwardArgs forward;
+};
+
+void run_trace(const TraceArgs& a) {
+  auto model = Model::load(a.model);
+  const PreparedPrompt p = a.prompt.prepare(a.model, model->config());
+  TraceMeta meta;
+  meta.config_hash = model->config().hash();
+  meta.precision = a.forward.precision;
+  meta.g4ref_version = G4REF_VERSION;
+  meta.model = a.model;
+  meta.tokens = p.ids;
+  meta.extra["embed_scale"] = a.forward.embed_scale;
+  meta.extra["window"] = a.forward.window;
+  TraceWriter writer(a.out, meta, a.filter);
+  auto session = make_session(*model, a.forward.run_options(), &writer);
+  session->forward(p.ids, p.token_types, LogitRows::all, p.media);
+  const size_t tensors = writer.size();
+  const uint64_t bytes = writer.bytes_recorded();
+  writer.finish();
+  if (a.json) {
+    std::cout << nlohmann::json{{"out", a.out}, {"tensors", tensors}, {"bytes", bytes}, {"tokens", p.ids},
+                                {"precision", a.forward.precision}, {"config_hash", meta.config_hash}}
+                     .dump(2)
+              << "\n";
+  } else {
+    std::cout << "wrote " << tensors << " tensors (" << bytes << " bytes, " << a.forward.precision << ") for "
+              << p.ids.size() << " tokens to " << a.out << "\n";
+  }
+}
+
+}  // namespace
+
+void add_trace_command(CLI::App& app) {
+  auto a = std::make_shared<TraceArgs>();
+  CLI::App* cmd = app.add_subcommand("trace", "Record every intermediate tensor of one forward pass to a safetensors file");
+  cmd->add_option("--model", a->model, "checkpoint directory")->required();
+  a->prompt.add_to(*cmd);
+  cmd->add_option("--out", a->out, "trace file to write (.safetensors)")->required();
+  cmd->add_option("--filter", a->filter, "record only names matching this regular expression (ECMAScript)");
+  cmd->add_flag("--json", a->json, "machine-readable output");
+  a->forward.add_to(*cmd, false);
+  cmd->callback([a, cmd] {
+    a->prompt.check(*cmd);
+    run_trace(*a);
+  });
+}
+
+}  // namespace g4ref

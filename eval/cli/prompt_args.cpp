@@ -1,0 +1,89 @@
+#include "cli/prompt_args.h"
+
+#include <iostream>
+
+#include "cli/common.h"
+#include "io/error.h"
+#include "preprocess/audio.h"
+#include "prompt/chat_template.h"
+#include "prompt/media_placeholders.h"
+
+namespace g4ref {
+
+void PromptArgs::add_to(CLI::App& cmd) {
+  auto* t = cmd.add_option("--tokens", tokens, "prompt as comma-separated token ids, e.g. 2,105,10");
+  auto* p = cmd.add_option("--prompt", prompt, "prompt text: rendered with the chat template, then tokenized");
+  t->excludes(p);
+  cmd.add_option("--system", system, "system turn text (with --prompt)")->needs(p);
+  cmd.add_flag("--think", think, "enable thinking (<|think|> in the system turn)")->needs(p);
+  cmd.add_flag("--raw", raw, "no chat template: <bos> + the prompt text as is")->needs(p);
+  cmd.add_option("--tokenizer", tokenizer, "tokenizer.json or tokenizer.model (default: the model directory's)")
+      ->needs(p);
+  cmd.add_option("--audio", audio, "an audio file (WAV, FLAC, OGG, Opus, MP3) in the user turn; repeatable")
+      ->needs(p);
+  cmd.add_option("--max-audio-seconds", max_audio_seconds, "cap each audio clip at this many seconds (0: none)")
+      ->check(CLI::NonNegativeNumber);
+}
+
+namespace {
+
+// Each audio file: decoded, mono, 16 kHz, cut into frames of audio_embed_dim samples (spec §4).
+void add_audio(const std::vector<std::string>& files, double max_seconds, const ModelConfig& c,
+               std::vector<ContentItem>& content, std::vector<MediaTokens>& tokens, std::vector<MediaInput>& media) {
+  for (const std::string& file : files) {
+    const PreparedAudio a = prepare_audio(file, static_cast<int>(c.audio.audio_embed_dim), max_seconds);
+    if (a.frames.n_frames == 0) fail(file, "holds no audio samples");
+    if (a.over_30s) {
+      std::cerr << "g4ref: warning: " << file << " is longer than 30 s (" << a.frames.n_frames
+                << " frames): out of distribution for the model (spec §4); --max-audio-seconds caps it\n";
+    }
+    content.push_back({ContentItem::Kind::audio, ""});
+    tokens.push_back({ContentItem::Kind::audio, static_cast<int>(a.frames.n_frames), {}});
+    MediaInput m;
+    m.kind = MediaInput::Kind::audio;
+    m.rows = a.frames.n_frames;
+    m.cols = a.frames.frame_size;
+    m.values = a.frames.values;
+    media.push_back(std::move(m));
+  }
+}
+
+}  // namespace
+
+void PromptArgs::check(const CLI::App& cmd) const {
+  if (cmd.count("--tokens") + cmd.count("--prompt") == 0) throw CLI::RequiredError("one of --tokens or --prompt");
+}
+
+PreparedPrompt PromptArgs::prepare(const std::string& model_dir, const ModelConfig& c) const {
+  PreparedPrompt p;
+  if (prompt.empty() && !tokens.empty()) {
+    p.ids = parse_token_list(tokens, "--tokens");
+  } else {
+    p.tokenizer = load_tokenizer(tokenizer.empty() ? model_dir : tokenizer);
+    Message user;
+    user.role = "user";
+    std::vector<MediaTokens> media_tokens;
+    add_audio(audio, max_audio_seconds, c, user.content, media_tokens, p.media);
+    user.content.push_back({ContentItem::Kind::text, prompt});
+    if (raw) {
+      // The pre-trained model's form: one <bos>, the media markers, the text; no template.
+      p.rendered = "<bos>";
+      for (const auto& item : user.content) {
+        p.rendered += item.kind == ContentItem::Kind::text ? item.text : "<|audio|>";
+      }
+    } else {
+      std::vector<Message> messages;
+      if (!system.empty()) messages.push_back(Message::text("system", system));
+      messages.push_back(user);
+      ChatOptions o;
+      o.thinking = think;
+      p.rendered = render_chat(messages, o);
+    }
+    p.rendered = expand_media_markers(p.rendered, media_tokens);
+    p.ids = p.tokenizer->encode(p.rendered);
+  }
+  p.token_types = token_types_for(p.ids, c);
+  return p;
+}
+
+}  // namespace g4ref

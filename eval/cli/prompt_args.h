@@ -1,0 +1,38 @@
+// The prompt options shared by every command that runs the model: token ids, or text through the chat template.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/config.h"
+#include "model/session.h"
+#include "prompt/tokenizer.h"
+
+namespace g4ref {
+
+struct PreparedPrompt {
+  std::vector<int> ids;
+  std::vector<int> token_types;
+  std::string rendered;                  // the chat-template text ("" for --tokens)
+  std::unique_ptr<Tokenizer> tokenizer;  // null for --tokens
+  std::vector<MediaInput> media;
+};
+
+struct PromptArgs {
+  std::string tokens;
+  std::string prompt;
+  std::string system;
+  std::string tokenizer;
+  bool think = false;
+  bool raw = false;
+  std::vector<std::string> audio;   // audio files, in the user turn before the text
+  double max_audio_seconds = 0;     // cap each clip (0: none)
+  void add_to(CLI::App& cmd);
+  // Throws a CLI error unless exactly one of --tokens / --prompt was given.
+  void check(const CLI::App& cmd) const;
+  PreparedPrompt prepare(const std::string& model_dir, const ModelConfig& c) const;
+};
+
+}  // namespace g4ref

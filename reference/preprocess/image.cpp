@@ -1,0 +1,622 @@
+// Image preprocessing (spec §3.1). Decoding uses stb_image; resampling re-implements Pillow's
+// Resample.c so that its results are bit-identical to Pillow's, which is what the official JAX code
+// (and HF's PIL backend) run; HF's default torchvision backend differs by up to 2 levels on some pixels
+// (see resize_bicubic below).
+#include "preprocess/image.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <memory>
+#include <string_view>
+
+#include "io/error.h"
+
+// stb_image, only the formats we accept (fewer decoders, less attack surface), with its functions
+// static to this file so that no other translation unit's copy can clash with ours.
+#define STB_IMAGE_IMPLEMENTATION
+#define STB_IMAGE_STATIC
+#define STBI_ONLY_PNG
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_BMP
+#define STBI_ONLY_GIF
+#define STBI_ONLY_PNM
+#define STBI_ONLY_TGA
+#define STBI_NO_STDIO         // we read files ourselves (size limit, truncation check)
+#define STBI_FAILURE_USERMSG  // "PNG file corrupt" instead of "bad ..." codes
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#define STB_IMAGE_WRITE_STATIC
+#define STBI_WRITE_NO_STDIO
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
+#pragma GCC diagnostic ignored "-Wpedantic"
+#pragma GCC diagnostic ignored "-Wunused-but-set-variable"
+#pragma GCC diagnostic ignored "-Wdouble-promotion"
+#include <stb/stb_image.h>
+#include <stb/stb_image_write.h>
+#pragma GCC diagnostic pop
+
+namespace g4ref {
+
+namespace fs = std::filesystem;
+
+// ------------------------------------------------------------------------------------------------
+// Decoding
+
+namespace {
+
+// The file's bytes, handed to stb through its callback interface. stb answers a read past the end of
+// its input with zero bytes and carries on, so a truncated BMP, TGA, GIF, PNM or JPEG would otherwise
+// decode "successfully" into black; recording that the decoder wanted more than the file holds turns
+// that into an error. stb reads in two ways: refills of its own small buffer (always the same
+// destination, the first one it reads into; a short refill at the end of a valid file is normal) and
+// bulk reads of exactly the bytes it needs straight into its pixel rows (any other destination; a short
+// one means the data ends early).
+struct ByteReader {
+  const uint8_t* data = nullptr;
+  size_t size = 0;
+  size_t pos = 0;
+  bool read_past_end = false;
+  const char* refill_buffer = nullptr;
+
+  void restart() {  // before each stb call: every call reads the stream from its start
+    pos = 0;
+    read_past_end = false;
+    refill_buffer = nullptr;
+  }
+  static int read(void* user, char* out, int n) {
+    auto* r = static_cast<ByteReader*>(user);
+    if (!r->refill_buffer) r->refill_buffer = out;
+    const size_t left = r->size - std::min(r->pos, r->size);
+    const size_t count = std::min(static_cast<size_t>(std::max(n, 0)), left);
+    if (count == 0 || (count < static_cast<size_t>(n) && out != r->refill_buffer)) r->read_past_end = true;
+    if (count) std::memcpy(out, r->data + r->pos, count);
+    r->pos += count;
+    return static_cast<int>(count);
+  }
+  static void skip(void* user, int n) {
+    auto* r = static_cast<ByteReader*>(user);
+    if (n < 0) {  // stb's "unget": never below the start
+      r->pos -= std::min(r->pos, static_cast<size_t>(-static_cast<int64_t>(n)));
+      return;
+    }
+    if (static_cast<size_t>(n) > r->size - std::min(r->pos, r->size)) r->read_past_end = true;
+    r->pos = std::min(r->size, r->pos + static_cast<size_t>(n));
+  }
+  static int eof(void* user) {
+    auto* r = static_cast<ByteReader*>(user);
+    return r->pos >= r->size ? 1 : 0;
+  }
+};
+
+constexpr stbi_io_callbacks kCallbacks = {ByteReader::read, ByteReader::skip, ByteReader::eof};
+
+std::string stb_reason() {
+  const char* r = stbi_failure_reason();
+  return r ? r : "unknown reason";
+}
+
+struct StbFree {
+  void operator()(void* p) const { stbi_image_free(p); }
+};
+
+bool is_png(const std::vector<uint8_t>& b) {
+  static constexpr uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+  return b.size() >= 8 && std::equal(sig, sig + 8, b.begin());
+}
+
+std::string size_str(int64_t w, int64_t h) { return std::to_string(w) + "×" + std::to_string(h); }
+
+// Width and height from a PNG's IHDR. stb checks PNG sizes itself but reports a failure under the name
+// of the last format it tried, so for PNG (the common bomb carrier) we read the size first.
+bool png_declared_size(const std::vector<uint8_t>& b, int64_t* w, int64_t* h) {
+  if (!is_png(b) || b.size() < 24 || std::memcmp(&b[12], "IHDR", 4) != 0) return false;
+  auto be32 = [&b](size_t i) { return (int64_t(b[i]) << 24) | (int64_t(b[i + 1]) << 16) | (int64_t(b[i + 2]) << 8) | b[i + 3]; };
+  *w = be32(16);
+  *h = be32(20);
+  return true;
+}
+
+// stb_image 2.27 (the Debian version) trusts a JPEG Huffman table's 16 code counts: when they add up
+// to more than 256 it writes past its tables (CVE-2021-37789). Before stb sees a JPEG we walk its
+// segments the way stb reads them — marker, length, payload; after a start-of-scan the entropy-coded
+// data up to the next marker (0xFF followed by anything but 0x00, 0xFF or a restart marker) — and check
+// every DHT table with stb's own reading (the counts may run past the segment, as stb's do). Where the
+// structure is lost (garbage between segments, which stb skips byte by byte), every 0xFF 0xC4 in the
+// rest of the file is checked instead.
+bool jpeg_huffman_overflow(const std::vector<uint8_t>& b, size_t* where) {
+  const size_t size = b.size();
+  if (size < 2 || b[0] != 0xFF || b[1] != 0xD8) return false;
+  auto byte = [&](size_t i) -> int { return i < size ? b[i] : 0; };  // stb reads zeros past the end
+  auto dht_overflows = [&](size_t q, int64_t len) {
+    while (len > 0) {
+      const int table = byte(q++);
+      if ((table >> 4) > 1 || (table & 15) > 3 || q > size) return false;  // stb stops with an error here
+      int n = 0;
+      for (int i = 0; i < 16; ++i) n += byte(q++);
+      if (n > 256) return true;
+      q += size_t(n);
+      len -= 17 + n;
+    }
+    return false;
+  };
+  size_t p = 2;
+  bool structured = true;
+  while (p + 1 < size) {
+    if (b[p] != 0xFF) {
+      structured = false;
+      break;
+    }
+    size_t m = p + 1;
+    while (m < size && b[m] == 0xFF) ++m;  // fill bytes
+    if (m >= size) break;
+    const int code = b[m];
+    p = m + 1;
+    // end of image, or a marker stb refuses between segments (it stops there)
+    if (code == 0xD9 || code == 0x00 || code == 0x01 || (code >= 0xD0 && code <= 0xD8)) break;
+    const int64_t len = (int64_t(byte(p)) << 8) | byte(p + 1);
+    if (code == 0xC4 && dht_overflows(p + 2, len - 2)) {
+      *where = m - 1;
+      return true;
+    }
+    if (len < 2) break;
+    p += size_t(len);
+    if (code == 0xDA) {  // entropy-coded data: 0xFF is followed by 0x00 (a stuffed byte) or a restart marker
+      while (p + 1 < size && !(b[p] == 0xFF && b[p + 1] != 0x00 && b[p + 1] != 0xFF && (b[p + 1] < 0xD0 || b[p + 1] > 0xD7))) {
+        ++p;
+      }
+    }
+  }
+  if (!structured) {
+    for (size_t i = p; i + 1 < size; ++i) {
+      if (b[i] == 0xFF && b[i + 1] == 0xC4 && dht_overflows(i + 4, ((int64_t(byte(i + 2)) << 8) | byte(i + 3)) - 2)) {
+        *where = i;
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+// The maxval of a binary PNM (P5/P6) header, or -1 if the bytes are not one. stb reads only maxval 255
+// correctly: it ignores other values below 256 (PIL rescales them) and mishandles 16-bit PNM with a
+// channel conversion (reading past its buffer), so those are refused.
+int pnm_maxval(const std::vector<uint8_t>& b) {
+  if (b.size() < 2 || b[0] != 'P' || (b[1] != '5' && b[1] != '6')) return -1;
+  auto space = [](uint8_t c) { return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'; };
+  size_t p = 2;
+  int64_t fields[3] = {0, 0, 0};
+  for (int64_t& field : fields) {
+    for (;;) {  // whitespace and '#' comments, as stb skips them
+      while (p < b.size() && space(b[p])) ++p;
+      if (p < b.size() && b[p] == '#') {
+        while (p < b.size() && b[p] != '\n' && b[p] != '\r') ++p;
+        continue;
+      }
+      break;
+    }
+    if (p >= b.size() || b[p] < '0' || b[p] > '9') return -1;
+    while (p < b.size() && b[p] >= '0' && b[p] <= '9' && field < (int64_t(1) << 40)) field = field * 10 + (b[p++] - '0');
+  }
+  return static_cast<int>(std::min<int64_t>(fields[2], std::numeric_limits<int>::max()));
+}
+
+void check_declared_size(const std::string& name, int64_t w, int64_t h, const DecodeLimits& limits) {
+  if (w <= 0 || h <= 0) fail(name, "declared image size " + size_str(w, h) + " is empty");
+  if (w > limits.max_side || h > limits.max_side) {
+    fail(name, "declared image size " + size_str(w, h) + " (width×height) exceeds the limit of " +
+                   std::to_string(limits.max_side) + " pixels per side; refusing to decode");
+  }
+  if (w * h > limits.max_pixels) {
+    fail(name, "declared image size " + size_str(w, h) + " = " + std::to_string(w * h) +
+                   " pixels exceeds the limit of " + std::to_string(limits.max_pixels) + "; refusing to decode");
+  }
+}
+
+}  // namespace
+
+uint8_t composite_over_white(uint8_t c, uint8_t alpha) {
+  // Pillow AlphaComposite.c (ImagingAlphaComposite), specialised to an opaque white destination. Pillow
+  // blends in 32-bit integers with 7 extra bits of precision and divides by 255 with the shift trick
+  // SHIFTFORDIV255(x) = ((x >> 8) + x) >> 8, rounding by adding half before it:
+  //   blend = dst_a·(255 − a); outa255 = a·255 + blend; coef1 = a·255·255·2^7 / outa255;
+  //   coef2 = 255·2^7 − coef1; out = SHIFTFORDIV255(c·coef1 + dst·coef2 + (128 << 7)) >> 7.
+  // A fully transparent source pixel copies the destination unchanged.
+  if (alpha == 0) return 255;
+  constexpr uint32_t kBits = 7;
+  const uint32_t a = alpha;
+  const uint32_t blend = 255u * (255u - a);
+  const uint32_t outa255 = a * 255u + blend;
+  const uint32_t coef1 = a * 255u * 255u * (1u << kBits) / outa255;
+  const uint32_t coef2 = 255u * (1u << kBits) - coef1;
+  const uint32_t tmp = uint32_t(c) * coef1 + 255u * coef2 + (0x80u << kBits);
+  return static_cast<uint8_t>((((tmp >> 8) + tmp) >> 8) >> kBits);
+}
+
+RgbImage decode_image_bytes(const std::vector<uint8_t>& bytes, const std::string& name, AlphaMode alpha,
+                            const DecodeLimits& limits) {
+  if (bytes.empty()) fail(name, "empty file (0 bytes), not an image");
+  if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
+    fail(name, "file of " + std::to_string(bytes.size()) + " bytes is larger than the decoder accepts (2 GiB)");
+  }
+  ByteReader reader{bytes.data(), bytes.size()};
+
+  // 1. The header alone: format and declared size, refused before any allocation that size implies;
+  // first the inputs this stb version mishandles (stb parses JPEG tables already to read the header).
+  const int maxval = pnm_maxval(bytes);
+  if (maxval >= 0 && maxval != 255) {
+    fail(name, "PNM with maxval " + std::to_string(maxval) + " is not supported (only 255: 8 bits per sample)");
+  }
+  size_t bad_table = 0;
+  if (jpeg_huffman_overflow(bytes, &bad_table)) {
+    fail(name, "corrupt JPEG: the Huffman table at byte " + std::to_string(bad_table) + " declares more than 256 codes");
+  }
+  int64_t pw = 0, ph = 0;
+  if (png_declared_size(bytes, &pw, &ph)) check_declared_size(name, pw, ph, limits);
+  int w = 0, h = 0, comp = 0;
+  reader.restart();
+  if (!stbi_info_from_callbacks(&kCallbacks, &reader, &w, &h, &comp)) {
+    fail(name, "not a readable PNG, JPEG, BMP, GIF, PNM or TGA image (" + stb_reason() + ")");
+  }
+  check_declared_size(name, w, h, limits);
+
+  // 2. Decode. 16-bit greyscale PNG is the one case where stb (high byte) and PIL disagree: PIL opens it
+  // as a 32-bit integer image and convert("RGB") clips each value to 255, so we do the same.
+  reader.restart();
+  const bool gray16_png = comp == 1 && is_png(bytes) && stbi_is_16_bit_from_callbacks(&kCallbacks, &reader);
+  const int want = alpha == AlphaMode::composite_white ? 4 : 3;
+  reader.restart();
+  int dw = 0, dh = 0, dcomp = 0;
+  std::unique_ptr<void, StbFree> pixels(
+      gray16_png ? static_cast<void*>(stbi_load_16_from_callbacks(&kCallbacks, &reader, &dw, &dh, &dcomp, 1))
+                 : static_cast<void*>(stbi_load_from_callbacks(&kCallbacks, &reader, &dw, &dh, &dcomp, want)));
+  if (!pixels) fail(name, "cannot decode: " + stb_reason());
+  if (reader.read_past_end) fail(name, "truncated: the image data ends before the declared " + size_str(w, h) + " pixels");
+  if (dw != w || dh != h) {
+    fail(name, "decoded size " + size_str(dw, dh) + " differs from the header's " + size_str(w, h));
+  }
+
+  RgbImage out;
+  out.width = w;
+  out.height = h;
+  const size_t n = size_t(w) * size_t(h);
+  out.rgb.resize(n * 3);
+  if (gray16_png) {
+    const auto* g = static_cast<const uint16_t*>(pixels.get());
+    for (size_t i = 0; i < n; ++i) {
+      const uint8_t v = static_cast<uint8_t>(std::min<uint16_t>(g[i], 255));
+      out.rgb[3 * i] = out.rgb[3 * i + 1] = out.rgb[3 * i + 2] = v;
+    }
+  } else if (want == 3) {
+    std::memcpy(out.rgb.data(), pixels.get(), n * 3);
+  } else {
+    const auto* p = static_cast<const uint8_t*>(pixels.get());
+    for (size_t i = 0; i < n; ++i) {
+      const uint8_t a = p[4 * i + 3];
+      for (int ch = 0; ch < 3; ++ch) out.rgb[3 * i + ch] = composite_over_white(p[4 * i + ch], a);
+    }
+  }
+  return out;
+}
+
+RgbImage decode_image(const std::string& path, AlphaMode alpha, const DecodeLimits& limits) {
+  std::error_code ec;
+  const fs::file_status st = fs::status(path, ec);
+  if (ec || !fs::exists(st)) fail(path, "cannot open: no such file");
+  if (!fs::is_regular_file(st)) fail(path, "cannot read: not a regular file");
+  const uintmax_t size = fs::file_size(path, ec);
+  if (ec) fail(path, "cannot read its size: " + ec.message());
+  if (size > static_cast<uintmax_t>(limits.max_file_bytes)) {
+    fail(path, "file of " + std::to_string(size) + " bytes exceeds the limit of " +
+                   std::to_string(limits.max_file_bytes) + " bytes for an image");
+  }
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path, std::string("cannot open: ") + std::strerror(errno));
+  std::vector<uint8_t> bytes(static_cast<size_t>(size));
+  if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size))) {
+    fail(path, "read error");
+  }
+  return decode_image_bytes(bytes, path, alpha, limits);
+}
+
+void write_png(const std::string& path, int width, int height, int channels, const uint8_t* pixels) {
+  if (width <= 0 || height <= 0 || channels < 1 || channels > 4) {
+    fail(path, "cannot write a PNG of " + size_str(width, height) + " with " + std::to_string(channels) + " channels");
+  }
+  std::vector<uint8_t> encoded;
+  auto append = [](void* ctx, void* data, int size) {
+    auto* v = static_cast<std::vector<uint8_t>*>(ctx);
+    v->insert(v->end(), static_cast<uint8_t*>(data), static_cast<uint8_t*>(data) + size);
+  };
+  if (!stbi_write_png_to_func(append, &encoded, width, height, channels, pixels, width * channels)) {
+    fail(path, "PNG encoding failed");
+  }
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) fail(tmp, std::string("cannot create: ") + std::strerror(errno));
+    out.write(reinterpret_cast<const char*>(encoded.data()), static_cast<std::streamsize>(encoded.size()));
+    out.close();
+    if (!out) {
+      std::error_code ec;
+      fs::remove(tmp, ec);
+      fail(tmp, "write error");
+    }
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  if (ec) {
+    fs::remove(tmp, ec);
+    fail(path, "cannot rename the temporary file into place: " + ec.message());
+  }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Target size
+
+void check_image_budget(int budget) {
+  for (int b : kImageBudgets) {
+    if (b == budget) return;
+  }
+  fail("image budget", std::to_string(budget) + " soft tokens is not supported (expected one of 70, 140, 280, 560, 1120)");
+}
+
+TargetSize aspect_ratio_preserving_size(int height, int width, int patch_size, int64_t max_patches,
+                                        int pooling_kernel_size) {
+  if (height <= 0 || width <= 0) fail("image target size", "image of " + size_str(width, height) + " is empty");
+  // Python evaluates these on exact integers and true division rounds once; every integer here is
+  // below 2^53, so the same double operations reproduce it.
+  const double total_px = static_cast<double>(int64_t(height) * width);
+  const double target_px = static_cast<double>(max_patches * patch_size * patch_size);
+  const double factor = std::sqrt(target_px / total_px);
+  const double ideal_h = factor * height;
+  const double ideal_w = factor * width;
+  const int side = pooling_kernel_size * patch_size;
+
+  TargetSize t;
+  t.height = static_cast<int>(std::floor(ideal_h / side)) * side;
+  t.width = static_cast<int>(std::floor(ideal_w / side)) * side;
+  if (t.height == 0 && t.width == 0) {
+    fail("image target size", "image of " + size_str(width, height) + " maps to 0×0 (official JAX code uses 48×48; HF raises)");
+  }
+  const int64_t max_side = (max_patches / (int64_t(pooling_kernel_size) * pooling_kernel_size)) * side;
+  if (t.height == 0) {  // a very wide image: one row of patches, as many columns as the ratio gives
+    t.height = side;
+    t.width = static_cast<int>(std::min<int64_t>(int64_t(std::floor(double(width) / height)) * side, max_side));
+  } else if (t.width == 0) {
+    t.width = side;
+    t.height = static_cast<int>(std::min<int64_t>(int64_t(std::floor(double(height) / width)) * side, max_side));
+  }
+  if (int64_t(t.height) * t.width > max_patches * patch_size * patch_size) {
+    fail("image target size", "resizing " + size_str(width, height) + " to " + size_str(t.width, t.height) +
+                                  " exceeds " + std::to_string(max_patches) + " patches");
+  }
+  return t;
+}
+
+TargetSize target_size(int height, int width, int budget) {
+  check_image_budget(budget);
+  constexpr int kPatch = 16, kPooling = 3;  // vision_config patch_size, pooling_kernel_size (spec §1.3)
+  return aspect_ratio_preserving_size(height, width, kPatch, int64_t(budget) * kPooling * kPooling, kPooling);
+}
+
+// ------------------------------------------------------------------------------------------------
+// Resampling: Pillow's Resample.c, rewritten. The facts it fixes (all needed for bit-identity):
+//  * filter: Keys cubic convolution with a = −0.5, support 2, evaluated as Pillow writes it;
+//  * per axis: scale = in/out, filterscale = max(scale, 1); support = 2·filterscale (antialiasing when
+//    shrinking); output i is centred at (i + 0.5)·scale; taps xmin = (int)(center − support + 0.5)
+//    clipped at 0, xmax = (int)(center + support + 0.5) clipped at in; tap weight
+//    filter((x + xmin − center + 0.5) / filterscale), divided by their sum (all in double);
+//  * weights to fixed point with 22 fraction bits (PRECISION_BITS = 32 − 8 − 2), rounding half away
+//    from zero via (int)(w·2^22 ± 0.5);
+//  * each pass accumulates in a 32-bit integer started at 2^21 (the rounding half), then clips
+//    acc >> 22 (arithmetic shift) to 0..255 — the intermediate image is uint8;
+//  * horizontal pass first, then vertical; a pass whose size does not change is skipped.
+// Pillow also limits the intermediate image to the source rows the vertical pass reads; rows are
+// independent, so that saves work without changing any value.
+//
+// HF's default backend is torchvision on uint8 tensors, a port of Pillow-SIMD: same kernel, support,
+// centres, pass order and rounding, but int16 weights whose fraction bits are chosen per axis (the
+// largest p < 22 with round(max_weight·2^(p+1)) < 2^15, i.e. 15 bits when enlarging) instead of 22.
+// PyTorch reports its uint8 output bit-exact to Pillow-SIMD and within 2 levels of Pillow.
+
+namespace {
+
+constexpr int kPrecisionBits = 32 - 8 - 2;
+
+double bicubic_filter(double x) {
+  constexpr double a = -0.5;
+  if (x < 0.0) x = -x;
+  if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1;
+  if (x < 2.0) return (((x - 5) * x + 8) * x - 4) * a;
+  return 0.0;
+}
+
+// Fixed-point weights of one axis. Output i reads `count[i]` inputs from `first[i]` with weights
+// k[i·taps ...]. The table is one flat array with `taps` slots per output, as in Pillow; should a
+// rounding of center ± support ever give one tap more than `taps`, the extra weight lands in the next
+// output's first slot exactly as in Pillow's buffer (hence the spare slots at the end).
+struct AxisWeights {
+  int taps = 0;
+  std::vector<int> first, count;
+  std::vector<int32_t> k;
+};
+
+AxisWeights axis_weights(int in_size, int out_size) {
+  // Pillow passes the box edges as float: (float)in_size − 0.0f is exact for sizes below 2^24.
+  const double scale = static_cast<double>(static_cast<float>(in_size) - 0.0f) / out_size;
+  const double filterscale = std::max(scale, 1.0);
+  const double support = 2.0 * filterscale;
+  AxisWeights w;
+  w.taps = static_cast<int>(std::ceil(support)) * 2 + 1;
+  w.first.resize(out_size);
+  w.count.resize(out_size);
+  std::vector<double> kk(size_t(out_size) * w.taps + w.taps + 1, 0.0);
+  const double ss = 1.0 / filterscale;
+  for (int xx = 0; xx < out_size; ++xx) {
+    const double center = 0.0 + (xx + 0.5) * scale;
+    const int xmin = std::max(static_cast<int>(center - support + 0.5), 0);
+    const int xmax = std::min(static_cast<int>(center + support + 0.5), in_size) - xmin;
+    double* k = &kk[size_t(xx) * w.taps];
+    double ww = 0.0;
+    for (int x = 0; x < xmax; ++x) {
+      const double v = bicubic_filter((x + xmin - center + 0.5) * ss);
+      k[x] = v;
+      ww += v;
+    }
+    for (int x = 0; x < xmax; ++x) {
+      if (ww != 0.0) k[x] /= ww;
+    }
+    for (int x = std::max(xmax, 0); x < w.taps; ++x) k[x] = 0;
+    w.first[xx] = xmin;
+    w.count[xx] = xmax;
+  }
+  w.k.resize(kk.size());
+  for (size_t i = 0; i < kk.size(); ++i) {
+    w.k[i] = kk[i] < 0 ? static_cast<int32_t>(-0.5 + kk[i] * (1 << kPrecisionBits))
+                       : static_cast<int32_t>(0.5 + kk[i] * (1 << kPrecisionBits));
+  }
+  return w;
+}
+
+uint8_t clip8(int64_t acc) {
+  const int64_t v = acc >> kPrecisionBits;  // arithmetic shift: floor, as Pillow's int >> on x86
+  return static_cast<uint8_t>(std::clamp<int64_t>(v, 0, 255));
+}
+
+// out has `rows` rows of out_w pixels; row y reads source row y + row_offset.
+void resample_horizontal(const RgbImage& in, int row_offset, RgbImage& out, const AxisWeights& w) {
+  const int rows = out.height;
+#pragma omp parallel for schedule(static)
+  for (int y = 0; y < rows; ++y) {
+    const uint8_t* src = &in.rgb[size_t(y + row_offset) * in.width * 3];
+    uint8_t* dst = &out.rgb[size_t(y) * out.width * 3];
+    for (int xx = 0; xx < out.width; ++xx) {
+      const int32_t* k = &w.k[size_t(xx) * w.taps];
+      const uint8_t* s = src + size_t(w.first[xx]) * 3;
+      int64_t a0 = 1 << (kPrecisionBits - 1), a1 = a0, a2 = a0;
+      for (int x = 0; x < w.count[xx]; ++x) {
+        a0 += int64_t(s[3 * x + 0]) * k[x];
+        a1 += int64_t(s[3 * x + 1]) * k[x];
+        a2 += int64_t(s[3 * x + 2]) * k[x];
+      }
+      dst[3 * xx + 0] = clip8(a0);
+      dst[3 * xx + 1] = clip8(a1);
+      dst[3 * xx + 2] = clip8(a2);
+    }
+  }
+}
+
+// Output row yy reads source rows first[yy] − row_offset ... (the source may start at row_offset).
+void resample_vertical(const RgbImage& in, int row_offset, RgbImage& out, const AxisWeights& w) {
+  const size_t stride = size_t(in.width) * 3;
+#pragma omp parallel for schedule(static)
+  for (int yy = 0; yy < out.height; ++yy) {
+    const int32_t* k = &w.k[size_t(yy) * w.taps];
+    const uint8_t* src = &in.rgb[size_t(w.first[yy] - row_offset) * stride];
+    uint8_t* dst = &out.rgb[size_t(yy) * stride];
+    for (size_t i = 0; i < stride; ++i) {
+      int64_t acc = 1 << (kPrecisionBits - 1);
+      for (int y = 0; y < w.count[yy]; ++y) acc += int64_t(src[size_t(y) * stride + i]) * k[y];
+      dst[i] = clip8(acc);
+    }
+  }
+}
+
+}  // namespace
+
+RgbImage resize_bicubic(const RgbImage& image, int out_h, int out_w) {
+  if (image.width <= 0 || image.height <= 0 || image.rgb.size() != size_t(image.width) * image.height * 3) {
+    fail("resize_bicubic", "input image " + size_str(image.width, image.height) + " holds " +
+                               std::to_string(image.rgb.size()) + " bytes (expected width×height×3)");
+  }
+  if (out_h <= 0 || out_w <= 0) fail("resize_bicubic", "output size " + size_str(out_w, out_h) + " is empty");
+  const bool need_horizontal = out_w != image.width;
+  const bool need_vertical = out_h != image.height;
+  if (!need_horizontal && !need_vertical) return image;
+
+  const AxisWeights vert = axis_weights(image.height, out_h);
+  // Source rows the vertical pass reads: the intermediate image holds only these.
+  const int row_first = vert.first[0];
+  const int row_last = vert.first[out_h - 1] + vert.count[out_h - 1];
+
+  RgbImage src_rows;  // the horizontally resampled rows (or the input itself)
+  const RgbImage* cur = &image;
+  int row_offset = 0;
+  if (need_horizontal) {
+    const AxisWeights horiz = axis_weights(image.width, out_w);
+    src_rows.width = out_w;
+    src_rows.height = row_last - row_first;
+    src_rows.rgb.resize(size_t(src_rows.width) * src_rows.height * 3);
+    resample_horizontal(image, row_first, src_rows, horiz);
+    cur = &src_rows;
+    row_offset = row_first;
+  }
+  if (!need_vertical) return src_rows;
+
+  RgbImage out;
+  out.width = cur->width;
+  out.height = out_h;
+  out.rgb.resize(size_t(out.width) * out.height * 3);
+  resample_vertical(*cur, row_offset, out, vert);
+  return out;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Patches and the whole pipeline
+
+ImagePatches patchify(const RgbImage& resized, int patch) {
+  if (patch <= 0 || resized.width <= 0 || resized.height <= 0 || resized.width % patch || resized.height % patch) {
+    fail("patchify", "image of " + size_str(resized.width, resized.height) + " is not a whole number of " +
+                         std::to_string(patch) + "×" + std::to_string(patch) + " patches");
+  }
+  ImagePatches p;
+  p.patch = patch;
+  p.grid_h = resized.height / patch;
+  p.grid_w = resized.width / patch;
+  p.n = p.grid_h * p.grid_w;
+  const size_t per_patch = size_t(patch) * patch * 3;
+  p.values.resize(size_t(p.n) * per_patch);
+  p.xy.reserve(p.n);
+  for (int by = 0; by < p.grid_h; ++by) {
+    for (int bx = 0; bx < p.grid_w; ++bx) {
+      float* dst = &p.values[size_t(by * p.grid_w + bx) * per_patch];
+      for (int r = 0; r < patch; ++r) {
+        const uint8_t* row = &resized.rgb[(size_t(by * patch + r) * resized.width + size_t(bx) * patch) * 3];
+        // float32 × float32, one rounding: HF multiplies the uint8 tensor by 1/255 in float32 (spec §3.1 step 5)
+        for (int i = 0; i < patch * 3; ++i) dst[size_t(r) * patch * 3 + i] = static_cast<float>(row[i]) * kRescale;
+      }
+      p.xy.emplace_back(bx, by);
+    }
+  }
+  return p;
+}
+
+PreparedImage prepare_decoded(RgbImage decoded, int budget) {
+  PreparedImage p;
+  p.orig_h = decoded.height;
+  p.orig_w = decoded.width;
+  p.target = target_size(decoded.height, decoded.width, budget);
+  p.resampled = p.target != TargetSize{decoded.height, decoded.width};
+  p.resized = p.resampled ? resize_bicubic(decoded, p.target.height, p.target.width) : std::move(decoded);
+  p.patches = patchify(p.resized);
+  return p;
+}
+
+PreparedImage prepare_image(const std::string& path, int budget, AlphaMode alpha, const DecodeLimits& limits) {
+  check_image_budget(budget);
+  return prepare_decoded(decode_image(path, alpha, limits), budget);
+}
+
+}  // namespace g4ref
