@@ -3,11 +3,14 @@
 // on every line — and the chat prompt of spec §5 renders to the expected ids.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "model/synth.h"
 #include "model/synth_tokenizer.h"
+#include "layers/attention_mask.h"
 #include "prompt/chat_template.h"
+#include "prompt/media_placeholders.h"
 #include "prompt/tokenizer.h"
 #include "test_helpers.h"
 
@@ -84,6 +87,49 @@ TEST(SynthTokenizer, SpecExampleRendering) {
   add({tok->token_id("<channel|>")});
   EXPECT_EQ(tok->encode(rendered), expected);
   EXPECT_EQ(tok->encode(rendered)[0], 2) << "exactly one <bos>, first";
+}
+
+TEST(SynthTokenizer, TwoImagesAudioAndTextLayout) {
+  // One user message: image, text, image, audio, text, with test-double token counts 3, 2 and 4. The expected
+  // ids are written out from the spec's layout (§3.3, §4): begin + N placeholders + end per item.
+  const std::string dir = testing::tiny_checkpoint();
+  auto tok = load_tokenizer(dir + "/tokenizer.model");
+  const ModelConfig c = synth_preset("tiny");
+  Message m;
+  m.role = "user";
+  m.content = {{ContentItem::Kind::image, ""}, {ContentItem::Kind::text, "Compare "}, {ContentItem::Kind::image, ""},
+               {ContentItem::Kind::audio, ""}, {ContentItem::Kind::text, " please"}};
+  ChatOptions o;
+  o.add_generation_prompt = false;
+  const std::string text = expand_media_markers(
+      render_chat({m}, o), {{ContentItem::Kind::image, 3, {}}, {ContentItem::Kind::image, 2, {}},
+                            {ContentItem::Kind::audio, 4, {}}});
+  const std::vector<int> ids = tok->encode(text);
+  const int B = c.boi_token_id, I = c.image_token_id, E = c.eoi_token_id;
+  const int BA = c.boa_token_id, A = c.audio_token_id, EA = c.eoa_token_id;
+  std::vector<int> expected = {2, tok->token_id("<|turn>")};
+  auto add = [&](const std::vector<int>& v) { expected.insert(expected.end(), v.begin(), v.end()); };
+  add(tok->encode("user\n"));
+  add({B, I, I, I, E});
+  add(tok->encode("Compare "));
+  add({B, I, I, E, BA, A, A, A, A, EA});
+  add(tok->encode(" please"));
+  add({tok->token_id("<turn|>")});
+  add(tok->encode("\n"));
+  EXPECT_EQ(ids, expected);
+
+  const std::vector<int> types = token_types_for(ids, c);
+  const std::vector<int> blocks = block_ids_from_token_types(types);
+  std::string layout;  // one character per token: t text, i image, a audio; block ids beside
+  for (size_t i = 0; i < ids.size(); ++i) layout += types[i] == 1 ? 'i' : types[i] == 3 ? 'a' : 't';
+  const size_t first = layout.find('i');
+  EXPECT_EQ(layout.substr(first - 1, 5), "tiiit");
+  EXPECT_EQ(std::count(layout.begin(), layout.end(), 'i'), 5);
+  EXPECT_EQ(std::count(layout.begin(), layout.end(), 'a'), 4);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (types[i] == 1) EXPECT_EQ(blocks[i], i < first + 3 ? 0 : 1) << i;  // each image its own block
+    else EXPECT_EQ(blocks[i], -1) << i;  // text, markers and audio are never in a block
+  }
 }
 
 }  // namespace

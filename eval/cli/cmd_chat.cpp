@@ -2,7 +2,10 @@
 // whole conversation and runs it from the start — the reference recomputes rather than reuses a cache.
 #include <iostream>
 
+#include "io/error.h"
+
 #include "cli/common.h"
+#include "cli/prompt_args.h"
 #include "model/generate.h"
 #include "model/session.h"
 #include "model/weights.h"
@@ -29,28 +32,54 @@ void chat(const ChatArgs& a) {
   auto tokenizer = load_tokenizer(a.tokenizer.empty() ? a.model : a.tokenizer);
   const GenerationConfig gen = load_generation_config(a.model, model->config());
   std::vector<Message> messages;
+  std::vector<MediaTokens> media_tokens;  // every media item of the conversation, in order
+  std::vector<MediaInput> media;
+  std::vector<ContentItem> pending;       // media attached to the next user message
   if (!a.system.empty()) messages.push_back(Message::text("system", a.system));
   ChatOptions options;
   options.thinking = a.think;
   const bool interactive = !a.json;
-  if (interactive) std::cout << "g4ref chat — /reset starts over, /quit or end of input ends\n> " << std::flush;
+  if (interactive) {
+    std::cout << "g4ref chat — /audio FILE attaches a clip to your next message, /reset starts over, /quit or end "
+                 "of input ends\n> "
+              << std::flush;
+  }
   std::string line;
   while (std::getline(std::cin, line)) {
     if (line == "/quit") break;
+    if (line.rfind("/audio ", 0) == 0) {
+      try {
+        add_audio({line.substr(7)}, 0, model->config(), pending, media_tokens, media);
+        if (interactive) std::cout << "(audio attached to your next message)\n> " << std::flush;
+      } catch (const Error& e) {
+        std::cerr << "g4ref: error: " << e.what() << "\n";
+        if (interactive) std::cout << "> " << std::flush;
+      }
+      continue;
+    }
     if (line == "/reset") {
       messages.resize(a.system.empty() ? 0 : 1);
+      media_tokens.clear();
+      media.clear();
+      pending.clear();
       if (interactive) std::cout << "(conversation cleared)\n> " << std::flush;
       continue;
     }
     if (line.rfind("/", 0) == 0) {
-      std::cerr << "unknown command '" << line << "' (known: /reset, /quit)\n";
+      std::cerr << "unknown command '" << line << "' (known: /audio FILE, /reset, /quit)\n";
       if (interactive) std::cout << "> " << std::flush;
       continue;
     }
-    messages.push_back(Message::text("user", line));
-    const std::vector<int> prompt = tokenizer->encode(render_chat(messages, options));
+    Message user;
+    user.role = "user";
+    user.content = pending;
+    user.content.push_back({ContentItem::Kind::text, line});
+    pending.clear();
+    messages.push_back(user);
+    const std::vector<int> prompt =
+        tokenizer->encode(expand_media_markers(render_chat(messages, options), media_tokens));
     auto session = make_session(*model, a.forward.run_options());
-    const GenerationResult r = generate(*session, prompt, token_types_for(prompt, model->config()), {},
+    const GenerationResult r = generate(*session, prompt, token_types_for(prompt, model->config()), media,
                                         a.max_new_tokens, a.forward.sampling(), gen);
     std::vector<int> reply_ids = r.generated;
     if (r.stop_reason == "stop_token") reply_ids.pop_back();  // the end-of-turn token is not part of the text

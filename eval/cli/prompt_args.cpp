@@ -25,9 +25,6 @@ void PromptArgs::add_to(CLI::App& cmd) {
       ->check(CLI::NonNegativeNumber);
 }
 
-namespace {
-
-// Each audio file: decoded, mono, 16 kHz, cut into frames of audio_embed_dim samples (spec §4).
 void add_audio(const std::vector<std::string>& files, double max_seconds, const ModelConfig& c,
                std::vector<ContentItem>& content, std::vector<MediaTokens>& tokens, std::vector<MediaInput>& media) {
   for (const std::string& file : files) {
@@ -47,8 +44,6 @@ void add_audio(const std::vector<std::string>& files, double max_seconds, const 
     media.push_back(std::move(m));
   }
 }
-
-}  // namespace
 
 void PromptArgs::check(const CLI::App& cmd) const {
   if (cmd.count("--tokens") + cmd.count("--prompt") == 0) throw CLI::RequiredError("one of --tokens or --prompt");

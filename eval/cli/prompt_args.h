@@ -8,6 +8,8 @@
 
 #include "model/config.h"
 #include "model/session.h"
+#include "prompt/chat_template.h"
+#include "prompt/media_placeholders.h"
 #include "prompt/tokenizer.h"
 
 namespace g4ref {
@@ -19,6 +21,11 @@ struct PreparedPrompt {
   std::unique_ptr<Tokenizer> tokenizer;  // null for --tokens
   std::vector<MediaInput> media;
 };
+
+// Each audio file: decoded, mono, 16 kHz, cut into frames of audio_embed_dim samples (spec §4); appends its
+// marker to `content`, its token count to `tokens` and its frames to `media`.
+void add_audio(const std::vector<std::string>& files, double max_seconds, const ModelConfig& c,
+               std::vector<ContentItem>& content, std::vector<MediaTokens>& tokens, std::vector<MediaInput>& media);
 
 struct PromptArgs {
   std::string tokens;
