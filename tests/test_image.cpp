@@ -673,6 +673,20 @@ TEST(ImageDecode, HostileFilesGiveClearErrors) {
   expect_decode_error(small, "exceeds the limit of 50 pixels per side", DecodeLimits{50, 1000000, 1 << 20});
   expect_decode_error(small, "exceeds the limit of 1000", DecodeLimits{1000, 1000, 1 << 20});
 
+  // Inputs the bundled stb_image mishandles: a JPEG Huffman table with more than 256 codes (it would
+  // write past its tables) and PNM samples other than 8-bit.
+  std::vector<uint8_t> jpeg = {0xFF, 0xD8, 0xFF, 0xC4, 0x00, 0x13, 0x00};
+  for (int i = 0; i < 16; ++i) jpeg.push_back(0x20);  // 16 × 32 = 512 codes
+  jpeg.resize(jpeg.size() + 600, 0x01);
+  const std::string bad_dht = dir / "dht.jpg";
+  write_bytes(bad_dht, jpeg);
+  expect_decode_error(bad_dht, "Huffman table at byte 2 declares more than 256 codes");
+  const std::string pnm16 = dir / "deep.ppm";
+  std::vector<uint8_t> ppm = {'P', '6', '\n', '2', ' ', '2', '\n', '6', '5', '5', '3', '5', '\n'};
+  ppm.resize(ppm.size() + 24, 0x80);
+  write_bytes(pnm16, ppm);
+  expect_decode_error(pnm16, "PNM with maxval 65535 is not supported");
+
   // Truncated data.
   std::vector<uint8_t> png = read_bytes(small);
   png.resize(png.size() / 2);

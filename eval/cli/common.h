@@ -19,6 +19,7 @@ void add_run_command(CLI::App& app);
 void add_demo_command(CLI::App& app);
 void add_chat_command(CLI::App& app);
 void add_inspect_audio_command(CLI::App& app);
+void add_inspect_image_command(CLI::App& app);
 void add_trace_command(CLI::App& app);
 void add_explain_command(CLI::App& app);
 void add_compare_command(CLI::App& app);

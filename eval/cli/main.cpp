@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
   g4ref::add_demo_command(app);
   g4ref::add_chat_command(app);
   g4ref::add_inspect_audio_command(app);
+  g4ref::add_inspect_image_command(app);
   g4ref::add_trace_command(app);
   g4ref::add_explain_command(app);
   g4ref::add_compare_command(app);

@@ -1,10 +1,12 @@
 #include "cli/prompt_args.h"
 
+#include <algorithm>
 #include <iostream>
 
 #include "cli/common.h"
 #include "io/error.h"
 #include "preprocess/audio.h"
+#include "preprocess/image.h"
 #include "prompt/chat_template.h"
 #include "prompt/media_placeholders.h"
 
@@ -19,10 +21,33 @@ void PromptArgs::add_to(CLI::App& cmd) {
   cmd.add_flag("--raw", raw, "no chat template: <bos> + the prompt text as is")->needs(p);
   cmd.add_option("--tokenizer", tokenizer, "tokenizer.json or tokenizer.model (default: the model directory's)")
       ->needs(p);
+  cmd.add_option("--image", images, "an image file (PNG, JPEG, BMP, GIF, PNM, TGA) in the user turn; repeatable")
+      ->needs(p);
+  cmd.add_option("--image-tokens", image_tokens, "soft tokens per image: 70, 140, 280, 560 or 1120 (default: config)")
+      ->check(CLI::IsMember({70, 140, 280, 560, 1120}));
   cmd.add_option("--audio", audio, "an audio file (WAV, FLAC, OGG, Opus, MP3) in the user turn; repeatable")
       ->needs(p);
   cmd.add_option("--max-audio-seconds", max_audio_seconds, "cap each audio clip at this many seconds (0: none)")
       ->check(CLI::NonNegativeNumber);
+}
+
+void add_images(const std::vector<std::string>& files, int budget, const ModelConfig& c,
+                std::vector<ContentItem>& content, std::vector<MediaTokens>& tokens, std::vector<MediaInput>& media) {
+  for (const std::string& file : files) {
+    if (!c.vision.present) fail(file, "the checkpoint has no vision embedder (no vision_config)");
+    // Hugging Face composites alpha over white (spec §3.1 step 1).
+    const PreparedImage im = prepare_image(file, budget > 0 ? budget : c.vision.num_soft_tokens,
+                                           AlphaMode::composite_white);
+    content.push_back({ContentItem::Kind::image, ""});
+    tokens.push_back({ContentItem::Kind::image, im.soft_tokens(), {}});
+    MediaInput m;
+    m.kind = MediaInput::Kind::image;
+    m.rows = im.patches.n;
+    m.cols = static_cast<int64_t>(im.patches.values.size()) / std::max(im.patches.n, 1);
+    m.values = im.patches.values;
+    m.xy = im.patches.xy;
+    media.push_back(std::move(m));
+  }
 }
 
 void add_audio(const std::vector<std::string>& files, double max_seconds, const ModelConfig& c,
@@ -58,13 +83,16 @@ PreparedPrompt PromptArgs::prepare(const std::string& model_dir, const ModelConf
     Message user;
     user.role = "user";
     std::vector<MediaTokens> media_tokens;
+    add_images(images, image_tokens, c, user.content, media_tokens, p.media);
     add_audio(audio, max_audio_seconds, c, user.content, media_tokens, p.media);
     user.content.push_back({ContentItem::Kind::text, prompt});
     if (raw) {
       // The pre-trained model's form: one <bos>, the media markers, the text; no template.
       p.rendered = "<bos>";
       for (const auto& item : user.content) {
-        p.rendered += item.kind == ContentItem::Kind::text ? item.text : "<|audio|>";
+        p.rendered += item.kind == ContentItem::Kind::text    ? item.text
+                      : item.kind == ContentItem::Kind::image ? "<|image|>"
+                                                              : "<|audio|>";
       }
     } else {
       std::vector<Message> messages;

@@ -27,6 +27,11 @@ struct PreparedPrompt {
 void add_audio(const std::vector<std::string>& files, double max_seconds, const ModelConfig& c,
                std::vector<ContentItem>& content, std::vector<MediaTokens>& tokens, std::vector<MediaInput>& media);
 
+// Each image file through spec §3.1 (decode with alpha over white, target size for the budget, bicubic, 48×48
+// patches); appends its marker, its token count and its patches.
+void add_images(const std::vector<std::string>& files, int budget, const ModelConfig& c,
+                std::vector<ContentItem>& content, std::vector<MediaTokens>& tokens, std::vector<MediaInput>& media);
+
 struct PromptArgs {
   std::string tokens;
   std::string prompt;
@@ -34,7 +39,9 @@ struct PromptArgs {
   std::string tokenizer;
   bool think = false;
   bool raw = false;
-  std::vector<std::string> audio;   // audio files, in the user turn before the text
+  std::vector<std::string> images;  // image files, first in the user turn
+  int image_tokens = 0;             // soft-token budget per image (0: the config's num_soft_tokens)
+  std::vector<std::string> audio;   // audio files, in the user turn after the images, before the text
   double max_audio_seconds = 0;     // cap each clip (0: none)
   void add_to(CLI::App& cmd);
   // Throws a CLI error unless exactly one of --tokens / --prompt was given.

@@ -63,7 +63,10 @@ std::string render_tool_value(const nlohmann::json& v) {
   }
   if (v.is_array()) {
     std::string s = "[";
-    for (size_t i = 0; i < v.size(); ++i) s += (i ? "," : "") + render_tool_value(v[i]);
+    for (size_t i = 0; i < v.size(); ++i) {
+      if (i) s += ",";
+      s += render_tool_value(v[i]);
+    }
     return s + "]";
   }
   return v.dump();  // numbers, booleans, null as JSON writes them
