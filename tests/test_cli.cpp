@@ -1,6 +1,8 @@
 // The g4ref program end to end: determinism of `run`, its JSON, and clear errors for bad input.
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include <nlohmann/json.hpp>
 
 #include "test_helpers.h"
@@ -58,6 +60,44 @@ TEST(Cli, DemoSaysTheWeightsAreRandom) {
   EXPECT_NE(out.find("weights are random"), std::string::npos) << out;
   EXPECT_NE(out.find("layers.5.out"), std::string::npos) << out;
   EXPECT_NE(out.find("generated ids"), std::string::npos) << out;
+}
+
+TEST(Cli, VideoPromptRendersThirtyTwoStampedFrames) {
+  // A 5 s, 10 fps clip made now with the ffmpeg command line: 50 frames, indices trunc(i·50/32), stamps
+  // floor(index / 10) seconds as mm:ss, each frame "<|image>" + N × <|video|> + "<image|>", frames joined by a space.
+  std::string out;
+  if (testing::run_command("command -v ffmpeg", &out) != 0) GTEST_SKIP() << "the ffmpeg command line is not installed";
+  testing::TempDir d("video_prompt");
+  ASSERT_EQ(testing::run_command("ffmpeg -loglevel error -y -f lavfi -i testsrc=size=96x64:rate=10 -t 5 -pix_fmt yuv420p " +
+                                     (d / "clip.mp4") + " 2>&1",
+                                 &out),
+            0)
+      << out;
+  ASSERT_EQ(testing::run_command(g4ref_cmd("run --model " + testing::tiny_checkpoint() + " --prompt Describe --video " +
+                                           (d / "clip.mp4") + " --max-new-tokens 1 --json"),
+                                 &out),
+            0)
+      << out;
+  const std::string r = nlohmann::json::parse(out)["rendered_prompt"];
+  std::string expected_stamps, found_stamps;
+  for (int i = 0; i < 32; ++i) {
+    const int index = i * 50 / 32;
+    char stamp[8];
+    std::snprintf(stamp, sizeof stamp, "00:%02d", index / 10);
+    expected_stamps += std::string(stamp) + " ";
+  }
+  int frames = 0;
+  for (size_t p = r.find(" <|image>"); p != std::string::npos; p = r.find(" <|image>", p + 1)) {
+    found_stamps += r.substr(p - 5, 5) + " ";
+    ++frames;
+  }
+  EXPECT_EQ(frames, 32);
+  EXPECT_EQ(found_stamps, expected_stamps);
+  // 96×64 at the per-frame budget 70 becomes 288×480: 6 × 10 = 60 placeholders per frame.
+  size_t placeholders = 0;
+  for (size_t p = r.find("<|video|>"); p != std::string::npos; p = r.find("<|video|>", p + 1)) ++placeholders;
+  EXPECT_EQ(placeholders, 32u * 60u);
+  EXPECT_NE(r.find("<image|> 00:00 <|image>"), std::string::npos) << "frames joined by one space";
 }
 
 }  // namespace

@@ -40,7 +40,7 @@ void chat(const ChatArgs& a) {
   options.thinking = a.think;
   const bool interactive = !a.json;
   if (interactive) {
-    std::cout << "g4ref chat — /image FILE or /audio FILE attaches media to your next message, /reset starts over, /quit or end "
+    std::cout << "g4ref chat — /image, /video or /audio FILE attaches media to your next message, /reset starts over, /quit or end "
                  "of input ends\n> "
               << std::flush;
   }
@@ -67,6 +67,16 @@ void chat(const ChatArgs& a) {
       }
       continue;
     }
+    if (line.rfind("/video ", 0) == 0) {
+      try {
+        add_videos({line.substr(7)}, model->config(), pending, media_tokens, media);
+        if (interactive) std::cout << "(video attached to your next message)\n> " << std::flush;
+      } catch (const Error& e) {
+        std::cerr << "g4ref: error: " << e.what() << "\n";
+        if (interactive) std::cout << "> " << std::flush;
+      }
+      continue;
+    }
     if (line == "/reset") {
       messages.resize(a.system.empty() ? 0 : 1);
       media_tokens.clear();
@@ -76,7 +86,7 @@ void chat(const ChatArgs& a) {
       continue;
     }
     if (line.rfind("/", 0) == 0) {
-      std::cerr << "unknown command '" << line << "' (known: /image FILE, /audio FILE, /reset, /quit)\n";
+      std::cerr << "unknown command '" << line << "' (known: /image FILE, /video FILE, /audio FILE, /reset, /quit)\n";
       if (interactive) std::cout << "> " << std::flush;
       continue;
     }

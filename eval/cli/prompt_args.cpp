@@ -7,6 +7,9 @@
 #include "io/error.h"
 #include "preprocess/audio.h"
 #include "preprocess/image.h"
+#include "preprocess/video.h"
+
+#include <filesystem>
 #include "prompt/chat_template.h"
 #include "prompt/media_placeholders.h"
 
@@ -25,6 +28,8 @@ void PromptArgs::add_to(CLI::App& cmd) {
       ->needs(p);
   cmd.add_option("--image-tokens", image_tokens, "soft tokens per image: 70, 140, 280, 560 or 1120 (default: config)")
       ->check(CLI::IsMember({70, 140, 280, 560, 1120}));
+  cmd.add_option("--video", videos, "a video file, or a directory of frame images, in the user turn; repeatable")
+      ->needs(p);
   cmd.add_option("--audio", audio, "an audio file (WAV, FLAC, OGG, Opus, MP3) in the user turn; repeatable")
       ->needs(p);
   cmd.add_option("--max-audio-seconds", max_audio_seconds, "cap each audio clip at this many seconds (0: none)")
@@ -47,6 +52,28 @@ void add_images(const std::vector<std::string>& files, int budget, const ModelCo
     m.values = im.patches.values;
     m.xy = im.patches.xy;
     media.push_back(std::move(m));
+  }
+}
+
+void add_videos(const std::vector<std::string>& paths, const ModelConfig& c, std::vector<ContentItem>& content,
+                std::vector<MediaTokens>& tokens, std::vector<MediaInput>& media) {
+  for (const std::string& path : paths) {
+    if (!c.vision.present) fail(path, "the checkpoint has no vision embedder (no vision_config)");
+    const VideoFrames v = std::filesystem::is_directory(path) ? load_frame_directory(path) : decode_video(path);
+    MediaTokens t{ContentItem::Kind::video, 0, v.times};
+    for (const RgbImage& frame : v.frames) {
+      const PreparedImage im = prepare_decoded(frame, kVideoFrameBudget);
+      t.tokens = im.soft_tokens();  // every frame has the source size, so the same count
+      MediaInput m;
+      m.kind = MediaInput::Kind::image;
+      m.rows = im.patches.n;
+      m.cols = static_cast<int64_t>(im.patches.values.size()) / std::max(im.patches.n, 1);
+      m.values = im.patches.values;
+      m.xy = im.patches.xy;
+      media.push_back(std::move(m));
+    }
+    content.push_back({ContentItem::Kind::video, ""});
+    tokens.push_back(std::move(t));
   }
 }
 
@@ -84,6 +111,7 @@ PreparedPrompt PromptArgs::prepare(const std::string& model_dir, const ModelConf
     user.role = "user";
     std::vector<MediaTokens> media_tokens;
     add_images(images, image_tokens, c, user.content, media_tokens, p.media);
+    add_videos(videos, c, user.content, media_tokens, p.media);
     add_audio(audio, max_audio_seconds, c, user.content, media_tokens, p.media);
     user.content.push_back({ContentItem::Kind::text, prompt});
     if (raw) {
@@ -92,6 +120,7 @@ PreparedPrompt PromptArgs::prepare(const std::string& model_dir, const ModelConf
       for (const auto& item : user.content) {
         p.rendered += item.kind == ContentItem::Kind::text    ? item.text
                       : item.kind == ContentItem::Kind::image ? "<|image|>"
+                      : item.kind == ContentItem::Kind::video ? "<|video|>"
                                                               : "<|audio|>";
       }
     } else {

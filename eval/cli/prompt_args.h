@@ -32,6 +32,11 @@ void add_audio(const std::vector<std::string>& files, double max_seconds, const 
 void add_images(const std::vector<std::string>& files, int budget, const ModelConfig& c,
                 std::vector<ContentItem>& content, std::vector<MediaTokens>& tokens, std::vector<MediaInput>& media);
 
+// Each video (a file, or a directory of frame images): 32 frames sampled as spec §3.4, each prepared like an image
+// at the per-frame budget (70) and embedded as one image item; one marker, N per frame, the frames' timestamps.
+void add_videos(const std::vector<std::string>& paths, const ModelConfig& c, std::vector<ContentItem>& content,
+                std::vector<MediaTokens>& tokens, std::vector<MediaInput>& media);
+
 struct PromptArgs {
   std::string tokens;
   std::string prompt;
@@ -41,6 +46,7 @@ struct PromptArgs {
   bool raw = false;
   std::vector<std::string> images;  // image files, first in the user turn
   int image_tokens = 0;             // soft-token budget per image (0: the config's num_soft_tokens)
+  std::vector<std::string> videos;  // video files or frame directories, after the images
   std::vector<std::string> audio;   // audio files, in the user turn after the images, before the text
   double max_audio_seconds = 0;     // cap each clip (0: none)
   void add_to(CLI::App& cmd);
