@@ -538,6 +538,35 @@ TEST(ImagePatches, LayoutByHand) {
   EXPECT_THROW(patchify(blank(50, 48)), Error);
 }
 
+// What it proves: patch values are what HF's torchvision path computes, uint8 tensor × (1/255) in
+// PyTorch (float32 × float32, one rounding), for all 256 byte values (spec §3.1 step 5).
+TEST(ImagePatches, RescaleIsPyTorchs) {
+  if (testing::torch_python().empty()) GTEST_SKIP() << "Debian's python3-torch is not installed (run setup.sh)";
+  std::string out;
+  const std::string cmd = testing::torch_python() +
+                          " -c 'import torch; v = torch.arange(256, dtype=torch.uint8) * (1 / 255);"
+                          " print(v.dtype); print(\" \".join(str(x) for x in v.view(torch.int32).tolist()))'";
+  ASSERT_EQ(testing::run_command(cmd, &out), 0) << cmd << "\n" << out;
+  std::istringstream in(out);
+  std::string dtype;
+  in >> dtype;
+  EXPECT_EQ(dtype, "torch.float32");
+  RgbImage im = blank(48, 48);
+  for (int i = 0; i < 256; ++i) im.rgb[size_t(i)] = static_cast<uint8_t>(i);
+  const ImagePatches p = patchify(im);
+  int differ = 0;
+  for (int i = 0; i < 256; ++i) {
+    int32_t bits = 0;
+    in >> bits;
+    float theirs;
+    std::memcpy(&theirs, &bits, 4);
+    if (p.values[size_t(i)] != theirs) ++differ;
+  }
+  ASSERT_FALSE(in.fail()) << out;
+  std::cout << "[ oracle ] rescale: " << differ << " of 256 byte values differ from PyTorch\n";
+  EXPECT_EQ(differ, 0);
+}
+
 TEST(ImagePipeline, FixedPointIsNotResampled) {
   testing::TempDir dir("image_pipeline");
   const RgbImage im = make_pattern(0, 480, 672, 11);

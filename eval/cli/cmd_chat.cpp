@@ -40,37 +40,23 @@ void chat(const ChatArgs& a) {
   options.thinking = a.think;
   const bool interactive = !a.json;
   if (interactive) {
-    std::cout << "g4ref chat — /image, /video or /audio FILE attaches media to your next message, /reset starts over, /quit or end "
-                 "of input ends\n> "
+    std::cout << "g4ref chat — /image, /video or /audio FILE attaches media to your next message, /reset starts "
+                 "over, /quit or end of input ends\n> "
               << std::flush;
   }
   std::string line;
   while (std::getline(std::cin, line)) {
     if (line == "/quit") break;
-    if (line.rfind("/audio ", 0) == 0) {
+    if (const size_t space = line.find(' '); line[0] == '/' && space != std::string::npos) {
+      // /image FILE, /video FILE, /audio FILE: attach to the next user message.
+      const std::string command = line.substr(0, space), file = line.substr(space + 1);
+      const ModelConfig& c = model->config();
       try {
-        add_audio({line.substr(7)}, 0, model->config(), pending, media_tokens, media);
-        if (interactive) std::cout << "(audio attached to your next message)\n> " << std::flush;
-      } catch (const Error& e) {
-        std::cerr << "g4ref: error: " << e.what() << "\n";
-        if (interactive) std::cout << "> " << std::flush;
-      }
-      continue;
-    }
-    if (line.rfind("/image ", 0) == 0) {
-      try {
-        add_images({line.substr(7)}, 0, model->config(), pending, media_tokens, media);
-        if (interactive) std::cout << "(image attached to your next message)\n> " << std::flush;
-      } catch (const Error& e) {
-        std::cerr << "g4ref: error: " << e.what() << "\n";
-        if (interactive) std::cout << "> " << std::flush;
-      }
-      continue;
-    }
-    if (line.rfind("/video ", 0) == 0) {
-      try {
-        add_videos({line.substr(7)}, model->config(), pending, media_tokens, media);
-        if (interactive) std::cout << "(video attached to your next message)\n> " << std::flush;
+        if (command == "/image") add_images({file}, 0, c, pending, media_tokens, media);
+        else if (command == "/video") add_videos({file}, c, pending, media_tokens, media);
+        else if (command == "/audio") add_audio({file}, 0, c, pending, media_tokens, media);
+        else throw Error("unknown command '" + command + "' (known: /image FILE, /video FILE, /audio FILE, /reset, /quit)");
+        if (interactive) std::cout << "(" << command.substr(1) << " attached to your next message)\n> " << std::flush;
       } catch (const Error& e) {
         std::cerr << "g4ref: error: " << e.what() << "\n";
         if (interactive) std::cout << "> " << std::flush;

@@ -81,16 +81,7 @@ void envelope(const EnvelopeArgs& a) {
   auto trace_to = [&](const std::string& path, const std::string& precision) {
     ForwardArgs f = a.forward;
     f.precision = precision;
-    TraceMeta meta;
-    meta.config_hash = model->config().hash();
-    meta.precision = precision;
-    meta.g4ref_version = G4REF_VERSION;
-    meta.model = a.model;
-    meta.tokens = p.ids;
-    TraceWriter writer(path, meta, a.filter);
-    auto session = make_session(*model, f.run_options(), &writer);
-    session->forward(p.ids, p.token_types, LogitRows::all, p.media);
-    writer.finish();
+    record_trace(*model, a.model, p, f, path, a.filter);
   };
   // Both traces are streamed to disk beside the output, so a 12B envelope never holds a trace in memory.
   const std::string exact_path = a.out + ".exact.partial.safetensors";

@@ -21,26 +21,37 @@ struct TraceArgs {
   ForwardArgs forward;
 };
 
+}  // namespace
+
+TraceSummary record_trace(const Model& model, const std::string& model_dir, const PreparedPrompt& p,
+                          const ForwardArgs& forward, const std::string& path, const std::string& filter) {
+  TraceMeta meta;
+  meta.config_hash = model.config().hash();
+  meta.precision = forward.precision;
+  meta.g4ref_version = G4REF_VERSION;
+  meta.model = model_dir;
+  meta.tokens = p.ids;
+  meta.extra["embed_scale"] = forward.embed_scale;
+  meta.extra["window"] = forward.window;
+  TraceWriter writer(path, meta, filter);
+  auto session = make_session(model, forward.run_options(), &writer);
+  session->forward(p.ids, p.token_types, LogitRows::all, p.media);
+  const TraceSummary s{writer.size(), writer.bytes_recorded(), meta.config_hash};
+  writer.finish();
+  return s;
+}
+
+namespace {
+
 void run_trace(const TraceArgs& a) {
   auto model = Model::load(a.model);
   const PreparedPrompt p = a.prompt.prepare(a.model, model->config());
-  TraceMeta meta;
-  meta.config_hash = model->config().hash();
-  meta.precision = a.forward.precision;
-  meta.g4ref_version = G4REF_VERSION;
-  meta.model = a.model;
-  meta.tokens = p.ids;
-  meta.extra["embed_scale"] = a.forward.embed_scale;
-  meta.extra["window"] = a.forward.window;
-  TraceWriter writer(a.out, meta, a.filter);
-  auto session = make_session(*model, a.forward.run_options(), &writer);
-  session->forward(p.ids, p.token_types, LogitRows::all, p.media);
-  const size_t tensors = writer.size();
-  const uint64_t bytes = writer.bytes_recorded();
-  writer.finish();
+  const TraceSummary s = record_trace(*model, a.model, p, a.forward, a.out, a.filter);
+  const size_t tensors = s.tensors;
+  const uint64_t bytes = s.bytes;
   if (a.json) {
     std::cout << nlohmann::json{{"out", a.out}, {"tensors", tensors}, {"bytes", bytes}, {"tokens", p.ids},
-                                {"precision", a.forward.precision}, {"config_hash", meta.config_hash}}
+                                {"precision", a.forward.precision}, {"config_hash", s.config_hash}}
                      .dump(2)
               << "\n";
   } else {

@@ -36,6 +36,20 @@ void PromptArgs::add_to(CLI::App& cmd) {
       ->check(CLI::NonNegativeNumber);
 }
 
+namespace {
+
+MediaInput image_input(const PreparedImage& im) {
+  MediaInput m;
+  m.kind = MediaInput::Kind::image;
+  m.rows = im.patches.n;
+  m.cols = static_cast<int64_t>(im.patches.values.size()) / std::max(im.patches.n, 1);
+  m.values = im.patches.values;
+  m.xy = im.patches.xy;
+  return m;
+}
+
+}  // namespace
+
 void add_images(const std::vector<std::string>& files, int budget, const ModelConfig& c,
                 std::vector<ContentItem>& content, std::vector<MediaTokens>& tokens, std::vector<MediaInput>& media) {
   for (const std::string& file : files) {
@@ -45,13 +59,7 @@ void add_images(const std::vector<std::string>& files, int budget, const ModelCo
                                            AlphaMode::composite_white);
     content.push_back({ContentItem::Kind::image, ""});
     tokens.push_back({ContentItem::Kind::image, im.soft_tokens(), {}});
-    MediaInput m;
-    m.kind = MediaInput::Kind::image;
-    m.rows = im.patches.n;
-    m.cols = static_cast<int64_t>(im.patches.values.size()) / std::max(im.patches.n, 1);
-    m.values = im.patches.values;
-    m.xy = im.patches.xy;
-    media.push_back(std::move(m));
+    media.push_back(image_input(im));
   }
 }
 
@@ -64,13 +72,7 @@ void add_videos(const std::vector<std::string>& paths, const ModelConfig& c, std
     for (const RgbImage& frame : v.frames) {
       const PreparedImage im = prepare_decoded(frame, kVideoFrameBudget);
       t.tokens = im.soft_tokens();  // every frame has the source size, so the same count
-      MediaInput m;
-      m.kind = MediaInput::Kind::image;
-      m.rows = im.patches.n;
-      m.cols = static_cast<int64_t>(im.patches.values.size()) / std::max(im.patches.n, 1);
-      m.values = im.patches.values;
-      m.xy = im.patches.xy;
-      media.push_back(std::move(m));
+      media.push_back(image_input(im));
     }
     content.push_back({ContentItem::Kind::video, ""});
     tokens.push_back(std::move(t));

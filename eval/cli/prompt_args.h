@@ -55,4 +55,17 @@ struct PromptArgs {
   PreparedPrompt prepare(const std::string& model_dir, const ModelConfig& c) const;
 };
 
+struct ForwardArgs;
+class Model;
+
+struct TraceSummary {
+  size_t tensors = 0;
+  uint64_t bytes = 0;
+  std::string config_hash;
+};
+
+// One forward pass over the prompt with every tap (matching `filter`) streamed to the trace file at `path`.
+TraceSummary record_trace(const Model& model, const std::string& model_dir, const PreparedPrompt& p,
+                          const ForwardArgs& forward, const std::string& path, const std::string& filter);
+
 }  // namespace g4ref
