@@ -54,9 +54,9 @@ void add_images(const std::vector<std::string>& files, int budget, const ModelCo
                 std::vector<ContentItem>& content, std::vector<MediaTokens>& tokens, std::vector<MediaInput>& media) {
   for (const std::string& file : files) {
     if (!c.vision.present) fail(file, "the checkpoint has no vision embedder (no vision_config)");
-    // Hugging Face composites alpha over white (spec §3.1 step 1).
-    const PreparedImage im = prepare_image(file, budget > 0 ? budget : c.vision.num_soft_tokens,
-                                           AlphaMode::composite_white);
+    // Alpha is dropped, as both current Hugging Face (convert_to_rgb is convert("RGB")) and the official code do;
+    // spec §3.1 step 1 and §9.6 expected white compositing — see preprocess/image.h.
+    const PreparedImage im = prepare_image(file, budget > 0 ? budget : c.vision.num_soft_tokens, AlphaMode::drop);
     content.push_back({ContentItem::Kind::image, ""});
     tokens.push_back({ContentItem::Kind::image, im.soft_tokens(), {}});
     media.push_back(image_input(im));

@@ -27,7 +27,7 @@ struct PreparedPrompt {
 void add_audio(const std::vector<std::string>& files, double max_seconds, const ModelConfig& c,
                std::vector<ContentItem>& content, std::vector<MediaTokens>& tokens, std::vector<MediaInput>& media);
 
-// Each image file through spec §3.1 (decode with alpha over white, target size for the budget, bicubic, 48×48
+// Each image file through spec §3.1 (decode dropping alpha, target size for the budget, bicubic, 48×48
 // patches); appends its marker, its token count and its patches.
 void add_images(const std::vector<std::string>& files, int budget, const ModelConfig& c,
                 std::vector<ContentItem>& content, std::vector<MediaTokens>& tokens, std::vector<MediaInput>& media);
