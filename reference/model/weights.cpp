@@ -81,6 +81,7 @@ TextWeights bind_text_weights(const TensorStore& store, const ModelConfig& c) {
 
 std::unique_ptr<Model> Model::load(const std::string& dir) {
   namespace fs = std::filesystem;
+  if (fs::is_regular_file(dir) && fs::path(dir).extension() == ".gguf") return load_gguf(dir);
   if (!fs::is_directory(dir)) fail(dir, "not a checkpoint directory");
   auto m = std::unique_ptr<Model>(new Model());
   m->dir_ = dir;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "io/gguf.h"
 #include "io/safetensors.h"
 #include "model/config.h"
 #include "numerics/matmul.h"
@@ -45,18 +46,25 @@ TextWeights bind_text_weights(const TensorStore& store, const ModelConfig& c);
 // A loaded checkpoint: config + mapped tensors + bound views.
 class Model {
  public:
+  // DIR is a checkpoint directory, or a text-model .gguf file as llama.cpp's converter writes it (spec §7.1;
+  // see load_gguf).
   static std::unique_ptr<Model> load(const std::string& dir);
+  // A text GGUF: the config from the gemma4.* and tokenizer.* metadata, the weights bound to the file's
+  // tensors in their stored types (quantized ones decode block by block, numerics/matmul.h). No vision/audio.
+  static std::unique_ptr<Model> load_gguf(const std::string& path);
   const ModelConfig& config() const { return config_; }
   const TextWeights& text() const { return text_; }
   const VisionWeights* vision() const { return config_.vision.present ? &vision_ : nullptr; }
   const AudioWeights* audio() const { return config_.audio.present ? &audio_ : nullptr; }
-  const TensorStore& store() const { return *store_; }
+  const TensorStore& store() const { return *store_; }  // safetensors checkpoints only
+  const GgufFile* gguf() const { return gguf_.get(); }    // GGUF-loaded models only
   const std::string& dir() const { return dir_; }
 
  private:
   std::string dir_;
   ModelConfig config_;
   std::unique_ptr<TensorStore> store_;
+  std::unique_ptr<GgufFile> gguf_;
   TextWeights text_;
   VisionWeights vision_;
   AudioWeights audio_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <type_traits>
+#include <vector>
 
 #include "io/error.h"
 
@@ -34,6 +35,15 @@ void convert_rows(const MatrixView& w, int64_t row0, int64_t n, Mat<T>& out) {
   T* dst = out.data();
   const int64_t count = n * w.cols;
   const int64_t base = row0 * w.cols;
+  if (w.quantized()) {
+    const size_t row_bytes = ggml_row_size(w.quant, w.cols);
+    std::vector<float> row(static_cast<size_t>(w.cols));
+    for (int64_t r = 0; r < n; ++r) {
+      dequantize_row(w.quant, w.data + (row0 + r) * row_bytes, row.data(), w.cols);
+      for (int64_t i = 0; i < w.cols; ++i) dst[r * w.cols + i] = static_cast<T>(row[i]);
+    }
+    return;
+  }
   if (w.dtype == DType::BF16) {
     // The hot path of every weight: bf16 -> T is a shift, done without per-element dispatch.
     const std::byte* src = w.data + base * 2;
@@ -49,6 +59,11 @@ void convert_rows(const MatrixView& w, int64_t row0, int64_t n, Mat<T>& out) {
 
 template <class T>
 Vec<T> convert_vector(const MatrixView& w) {
+  if (w.quantized()) {
+    Mat<T> all;
+    convert_rows(w, 0, w.rows, all);
+    return Eigen::Map<const Vec<T>>(all.data(), all.size());
+  }
   Vec<T> v(w.rows * w.cols);
   for (int64_t i = 0; i < v.size(); ++i) v[i] = element<T>(w, i);
   return v;
@@ -76,7 +91,7 @@ Mat<T> matmul_nt(const Mat<T>& x, const MatrixView& w, const Vec<T>* bias) {
   const int64_t m = w.rows;
   Mat<T> y(n, m);
   const int64_t col_blocks = (m + kColBlock - 1) / kColBlock;
-  const bool native = w.dtype == native_dtype<T>();
+  const bool native = w.dtype == native_dtype<T>() && !w.quantized();
 
 #pragma omp parallel
   {

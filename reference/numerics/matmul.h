@@ -15,6 +15,7 @@
 
 #include "numerics/dtype.h"
 #include "numerics/precision.h"
+#include "numerics/quant.h"
 
 namespace g4ref {
 
@@ -28,9 +29,15 @@ struct MatrixView {
   int64_t rows = 0;
   int64_t cols = 0;
   std::string name;  // for error messages and traces
+  // A GGUF block-quantized matrix (Q8_0, Q4_K, ...) names its ggml type here: each row is then
+  // ggml_row_size(quant, cols) bytes, decoded exactly as ggml decodes it (dequantize_row), and dtype is F32,
+  // the type the blocks decode to. F32 (the default) means the elements are plain values of `dtype`.
+  GgmlType quant = GgmlType::F32;
+  bool quantized() const { return quant != GgmlType::F32; }
 };
 
-// Converts rows [row0, row0 + n) of w to T into out (resized to [n, cols]). Exact for every stored type.
+// Converts rows [row0, row0 + n) of w to T into out (resized to [n, cols]). Exact for every stored type;
+// a quantized row decodes to the floats ggml's dequantize_row_* gives.
 template <class T>
 void convert_rows(const MatrixView& w, int64_t row0, int64_t n, Mat<T>& out);
 

@@ -1,0 +1,33 @@
+// The text model in llama.cpp's GGUF vocabulary (spec §7.1): tensor names, the rope_freqs table, and the
+// metadata keys of architecture "gemma4". Shared by the exporter and the importer so the two cannot drift.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "model/config.h"
+
+namespace g4ref {
+
+inline constexpr const char* kGgufArch = "gemma4";
+
+// One text tensor under both names: the checkpoint's (spec §6) and llama.cpp's.
+struct GgufTensorName {
+  std::string hf;    // "model.language_model.layers.3.self_attn.q_proj.weight"
+  std::string gguf;  // "blk.3.attn_q.weight"
+};
+
+// Every text tensor of the config, in the order llama.cpp's converter writes them: token_embd, the blocks in
+// order, output_norm. (rope_freqs.weight, which has no checkpoint tensor, is not listed.)
+std::vector<GgufTensorName> gguf_text_tensor_names(const ModelConfig& c);
+
+// rope_freqs.weight: global_head_dim/2 frequency factors for the full layers — 1.0 for each rotated pair of
+// the proportional scheme (partial_rotary_factor × global_head_dim / 2 of them), 1e30 for the rest, which makes
+// their angles ≈ 0 in llama.cpp's NEOX RoPE (spec §7.1).
+std::vector<float> gguf_rope_freqs(const TextConfig& t);
+
+// Inverse of gguf_rope_freqs: the partial_rotary_factor a table encodes (the share of 1.0 entries, which must
+// lead the table). WHERE names the file in errors.
+double gguf_partial_rotary_factor(const std::vector<float>& freqs, const std::string& where);
+
+}  // namespace g4ref
