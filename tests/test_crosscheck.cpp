@@ -5,8 +5,11 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 
+#include "prompt/tokenizer.h"
 #include "test_helpers.h"
 
 namespace g4ref {
@@ -56,6 +59,45 @@ TEST_F(Crosscheck, KnownWrongVariantsFail) {
   }
   // The window variant cannot differ before the first position past the window (8).
   EXPECT_GE(run("f32", "--deviation window-off-by-one")["vs_f32_llamacpp_scale"]["first_failing_position"], 8);
+}
+
+TEST_F(Crosscheck, TokenizerMatchesLlamaCppsGemma4Tokenizer) {
+  // Issue oracle (b): llama.cpp's own gemma4 tokenizer, reading the vocabulary and merges our exporter wrote into
+  // the GGUF, against our tokenizer.json path — on the bundled text plus the 2,320-line hostile corpus.
+  testing::TempDir d("llama_tokenizer");
+  std::string out;
+  ASSERT_EQ(testing::run_command(std::string(G4REF_CLI) + " export-gguf --model " + testing::tiny_checkpoint() +
+                                     " --out " + (d / "t.gguf") + " --type f32 2>&1",
+                                 &out),
+            0)
+      << out;
+  std::vector<std::string> lines;
+  for (const char* f : {G4REF_SOURCE_DIR "/datasets/synth_tokenizer_corpus.txt",
+                        G4REF_SOURCE_DIR "/tests/oracles/tokenizer_corpus.txt"}) {
+    std::ifstream in(f);
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+  }
+  {
+    std::ofstream o(d / "lines.txt");
+    for (const auto& l : lines) o << l << "\n";
+  }
+  ASSERT_EQ(testing::run_command("node " G4REF_SOURCE_DIR "/eval/adapters/llamacpp/tokenize.mjs " + (d / "t.gguf") +
+                                     " " + (d / "lines.txt"),
+                                 &out),
+            0)
+      << out;
+  auto tok = load_tokenizer(testing::tiny_checkpoint() + "/tokenizer.json");
+  std::istringstream theirs(out);
+  int mismatches = 0;
+  size_t n = 0;
+  for (std::string row; std::getline(theirs, row); ++n) {
+    ASSERT_LT(n, lines.size());
+    const std::vector<int> ids = nlohmann::json::parse(row).get<std::vector<int>>();
+    if (ids != tok->encode(lines[n]) && ++mismatches <= 5) ADD_FAILURE() << "ids differ on: " << lines[n];
+  }
+  EXPECT_EQ(n, lines.size());
+  std::cout << "[ oracle ] llama.cpp gemma4 tokenizer vs tokenizer.json: " << n << " lines, " << mismatches
+            << " mismatches\n";
 }
 
 }  // namespace
