@@ -180,29 +180,7 @@ std::unique_ptr<Model> Model::load_gguf(const std::string& path) {
     }
     views[n.hf] = gguf_matrix_view(*t);
   }
-  auto get = [&](const std::string& name) { return views.at(name); };
-  TextWeights& w = m->text_;
-  w.embed = get("model.language_model.embed_tokens.weight");
-  w.final_norm = get("model.language_model.norm.weight");
-  for (int l = 0; l < c.text.num_hidden_layers; ++l) {
-    const std::string p = layer_prefix(l);
-    LayerWeights L;
-    L.input_norm = get(p + "input_layernorm.weight");
-    L.post_attn_norm = get(p + "post_attention_layernorm.weight");
-    L.pre_ffn_norm = get(p + "pre_feedforward_layernorm.weight");
-    L.post_ffn_norm = get(p + "post_feedforward_layernorm.weight");
-    L.layer_scalar = get(p + "layer_scalar");
-    L.q = get(p + "self_attn.q_proj.weight");
-    L.k = get(p + "self_attn.k_proj.weight");
-    if (c.text.layer_has_v_proj(l)) L.v = get(p + "self_attn.v_proj.weight");
-    L.o = get(p + "self_attn.o_proj.weight");
-    L.q_norm = get(p + "self_attn.q_norm.weight");
-    L.k_norm = get(p + "self_attn.k_norm.weight");
-    L.gate = get(p + "mlp.gate_proj.weight");
-    L.up = get(p + "mlp.up_proj.weight");
-    L.down = get(p + "mlp.down_proj.weight");
-    w.layers.push_back(L);
-  }
+  m->text_ = bind_text_weights([&](const std::string& name) { return views.at(name); }, c);
   return m;
 }
 

@@ -53,7 +53,10 @@ void check_tensors(const TensorStore& store, const ModelConfig& c, const std::st
 }
 
 TextWeights bind_text_weights(const TensorStore& store, const ModelConfig& c) {
-  auto get = [&](const std::string& name) { return matrix_view(store.get(name)); };
+  return bind_text_weights([&](const std::string& name) { return matrix_view(store.get(name)); }, c);
+}
+
+TextWeights bind_text_weights(const std::function<MatrixView(const std::string&)>& get, const ModelConfig& c) {
   TextWeights w;
   w.embed = get("model.language_model.embed_tokens.weight");
   w.final_norm = get("model.language_model.norm.weight");

@@ -2,6 +2,7 @@
 // before any compute. Nothing here copies or converts a weight; layers convert blocks as they use them.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -41,6 +42,8 @@ MatrixView matrix_view(const TensorView& t);
 // a dtype the reference reads (BF16, F16, F32). The error names the first mismatch and the checkpoint.
 void check_tensors(const TensorStore& store, const ModelConfig& c, const std::string& where);
 
+// Binds the text decoder's weights by their checkpoint names (spec §6), whatever file holds them.
+TextWeights bind_text_weights(const std::function<MatrixView(const std::string&)>& get, const ModelConfig& c);
 TextWeights bind_text_weights(const TensorStore& store, const ModelConfig& c);
 
 // A loaded checkpoint: config + mapped tensors + bound views.
