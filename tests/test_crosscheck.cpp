@@ -5,10 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <type_traits>
+#include <variant>
 #include <fstream>
 #include <sstream>
 #include <nlohmann/json.hpp>
 
+#include "io/gguf.h"
 #include "prompt/tokenizer.h"
 #include "test_helpers.h"
 
@@ -98,6 +101,78 @@ TEST_F(Crosscheck, TokenizerMatchesLlamaCppsGemma4Tokenizer) {
   EXPECT_EQ(n, lines.size());
   std::cout << "[ oracle ] llama.cpp gemma4 tokenizer vs tokenizer.json: " << n << " lines, " << mismatches
             << " mismatches\n";
+}
+
+// A GGUF metadata value as JSON: numbers as double (exact for every type the exporter writes), arrays element-wise.
+nlohmann::json as_json(const GgufScalar& v) {
+  return std::visit(
+      [](const auto& x) -> nlohmann::json {
+        using X = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<X, std::string> || std::is_same_v<X, bool>) return x;
+        else return static_cast<double>(x);
+      },
+      v);
+}
+
+nlohmann::json as_json(const GgufValue& v) {
+  if (const auto* a = std::get_if<GgufArray>(&v)) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& item : a->items) out.push_back(as_json(item));
+    return out;
+  }
+  return std::visit(
+      [](const auto& x) -> nlohmann::json {
+        using X = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<X, GgufArray>) return nullptr;
+        else if constexpr (std::is_same_v<X, std::string> || std::is_same_v<X, bool>) return x;
+        else return static_cast<double>(x);
+      },
+      v);
+}
+
+TEST_F(Crosscheck, ExportedGgufReadsBackInAnIndependentReader) {
+  // node-llama-cpp's readGgufFileInfo (its own JavaScript GGUF parser) must see exactly the metadata keys and
+  // values, and the tensor list (names, ggml dims, types, offsets), that g4ref's reader sees — and
+  // test_gguf_export.cpp checks that those are the values the exporter means to write.
+  testing::TempDir d("gguf_info");
+  std::string out;
+  for (const char* type : {"f32", "q4_k"}) {
+    const std::string gguf = d / (std::string(type) + ".gguf");
+    ASSERT_EQ(testing::run_command(std::string(G4REF_CLI) + " export-gguf --model " + testing::tiny_checkpoint() +
+                                       " --out " + gguf + " --type " + type + " 2>&1",
+                                   &out),
+              0)
+        << out;
+    ASSERT_EQ(testing::run_command("node " G4REF_SOURCE_DIR "/eval/adapters/llamacpp/gguf_info.mjs " + gguf, &out), 0)
+        << out;
+    const nlohmann::json theirs = nlohmann::json::parse(out);
+    const auto ours = GgufFile::open(gguf);
+    EXPECT_EQ(theirs["version"], 3);
+    ASSERT_EQ(theirs["metadata"].size(), ours->metadata().size()) << type;
+    for (const auto& [key, value] : ours->metadata()) {
+      ASSERT_TRUE(theirs["metadata"].contains(key)) << type << ": " << key;
+      const nlohmann::json expected = as_json(value);
+      const nlohmann::json& found = theirs["metadata"][key];
+      if (expected.is_number()) EXPECT_DOUBLE_EQ(found.get<double>(), expected.get<double>()) << key;
+      else if (expected.is_array() && !expected.empty() && expected[0].is_number()) {
+        ASSERT_EQ(found.size(), expected.size()) << key;
+        for (size_t i = 0; i < expected.size(); ++i) EXPECT_DOUBLE_EQ(found[i].get<double>(), expected[i].get<double>()) << key;
+      } else {
+        EXPECT_EQ(found, expected) << key;
+      }
+    }
+    ASSERT_EQ(theirs["tensors"].size(), ours->tensors().size());
+    for (size_t i = 0; i < ours->tensors().size(); ++i) {
+      const GgufTensor& t = ours->tensors()[i];
+      const nlohmann::json& j = theirs["tensors"][i];
+      EXPECT_EQ(j["name"], t.name);
+      EXPECT_EQ(j["dims"].get<std::vector<int64_t>>(), t.ne) << t.name;
+      EXPECT_EQ(j["type"].get<uint32_t>(), static_cast<uint32_t>(t.type)) << t.name;
+      EXPECT_EQ(j["offset"].get<uint64_t>(), t.offset) << t.name;
+    }
+    std::cout << "[ oracle ] readGgufFileInfo on the " << type << " export: " << ours->metadata().size()
+              << " metadata keys, " << ours->tensors().size() << " tensors, all as written\n";
+  }
 }
 
 }  // namespace

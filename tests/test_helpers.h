@@ -56,7 +56,12 @@ inline std::string torch_python() {
 
 // The tiny synthetic checkpoint for a seed, written once per test process.
 inline std::string tiny_checkpoint(uint64_t seed = 0) {
-  static std::map<uint64_t, std::string> made;
+  // Removed when the test process exits, so repeated runs leave nothing behind.
+  static struct Made : std::map<uint64_t, std::string> {
+    ~Made() {
+      for (const auto& [seed, dir] : *this) std::filesystem::remove_all(dir);
+    }
+  } made;
   auto it = made.find(seed);
   if (it != made.end()) return it->second;
   const std::string dir = (std::filesystem::path(::testing::TempDir()) /
