@@ -22,17 +22,7 @@ namespace {
 
 using testing::TempDir;
 
-template <typename Fn>
-void expect_error(Fn fn, const std::string& where, const std::string& phrase) {
-  try {
-    fn();
-    ADD_FAILURE() << "no error; expected one containing: " << phrase;
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    EXPECT_EQ(msg.rfind(where + ": ", 0), 0u) << "message does not start with " << where << ": " << msg;
-    EXPECT_NE(msg.find(phrase), std::string::npos) << "message lacks \"" << phrase << "\": " << msg;
-  }
-}
+using testing::expect_error;
 
 // --- byte-level helpers ---------------------------------------------------------------------------
 

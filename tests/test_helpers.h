@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <string>
 
+#include "io/error.h"
 #include "model/synth.h"
 
 namespace g4ref::testing {
@@ -31,6 +32,19 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// Runs FN, which must throw a g4ref::Error starting with "WHERE: " and containing PHRASE.
+template <typename Fn>
+void expect_error(Fn fn, const std::string& where, const std::string& phrase) {
+  try {
+    fn();
+    ADD_FAILURE() << "no error; expected one containing: " << phrase;
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_EQ(msg.rfind(where + ": ", 0), 0u) << "message does not start with " << where << ": " << msg;
+    EXPECT_NE(msg.find(phrase), std::string::npos) << "message lacks \"" << phrase << "\": " << msg;
+  }
+}
 
 // Runs a shell command, returning its exit status and standard output.
 inline int run_command(const std::string& cmd, std::string* out) {

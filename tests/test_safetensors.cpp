@@ -13,6 +13,7 @@
 #include "io/error.h"
 #include "io/mapped_file.h"
 #include "io/safetensors.h"
+#include "test_helpers.h"
 
 namespace g4ref {
 namespace {
@@ -39,18 +40,7 @@ void write_bytes(const fs::path& path, const std::string& bytes) {
   out << bytes;
 }
 
-// Runs FN, which must throw a g4ref::Error starting with WHERE and containing PHRASE.
-template <typename Fn>
-void expect_error(Fn fn, const std::string& where, const std::string& phrase) {
-  try {
-    fn();
-    ADD_FAILURE() << "no error; expected one containing: " << phrase;
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    EXPECT_EQ(msg.rfind(where + ": ", 0), 0u) << "message does not start with " << where << ": " << msg;
-    EXPECT_NE(msg.find(phrase), std::string::npos) << "message lacks \"" << phrase << "\": " << msg;
-  }
-}
+using testing::expect_error;
 
 class SafetensorsTest : public ::testing::Test {
  protected:

@@ -34,18 +34,7 @@ std::string read_text(const std::string& path) {
   return ss.str();
 }
 
-// Runs FN, which must throw a g4ref::Error starting with "WHERE: " and containing PHRASE.
-template <typename Fn>
-void expect_error(Fn fn, const std::string& where, const std::string& phrase) {
-  try {
-    fn();
-    ADD_FAILURE() << "no error; expected one containing: " << phrase;
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    EXPECT_EQ(msg.rfind(where + ": ", 0), 0u) << "message does not start with " << where << ": " << msg;
-    EXPECT_NE(msg.find(phrase), std::string::npos) << "message lacks \"" << phrase << "\": " << msg;
-  }
-}
+using testing::expect_error;
 
 // Text with control and non-ASCII bytes made visible, for failure messages.
 std::string escaped(const std::string& s) { return json(s).dump(-1, ' ', true, json::error_handler_t::replace); }
