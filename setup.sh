@@ -48,11 +48,14 @@ else
   echo "setup: npm packages of tests/oracles/js present"
 fi
 
-# llama.cpp for the cross-check: node-llama-cpp's prebuilt CPU binaries, pinned (eval/adapters/llamacpp/package.json).
-# --ignore-scripts: nothing is built or downloaded beyond the registry's packages.
-if [ ! -d "$repo_root/eval/adapters/llamacpp/node_modules/node-llama-cpp" ]; then
-  echo "setup: installing node-llama-cpp for eval/adapters/llamacpp"
+# llama.cpp for the cross-check, pinned in eval/adapters/llamacpp/package.json: node-llama-cpp's prebuilt CPU
+# binaries (text logits) and @fugood/node-llama-linux-x64's prebuilt llama.cpp library, which also carries the
+# multimodal library mtmd (image and audio embeddings). --ignore-scripts: nothing is built or downloaded beyond
+# the registry's packages.
+if [ ! -d "$repo_root/eval/adapters/llamacpp/node_modules/node-llama-cpp" ] ||
+   [ ! -f "$repo_root/eval/adapters/llamacpp/node_modules/@fugood/node-llama-linux-x64/index.node" ]; then
+  echo "setup: installing the llama.cpp packages of eval/adapters/llamacpp"
   (cd "$repo_root" && npm install --prefix eval/adapters/llamacpp --ignore-scripts --no-audit --no-fund)
 else
-  echo "setup: node-llama-cpp present"
+  echo "setup: llama.cpp packages present"
 fi

@@ -4,6 +4,7 @@
 // wrong variants (run on the reference side) fail.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <type_traits>
 #include <variant>
@@ -62,6 +63,135 @@ TEST_F(Crosscheck, KnownWrongVariantsFail) {
   }
   // The window variant cannot differ before the first position past the window (8).
   EXPECT_GE(run("f32", "--deviation window-off-by-one")["vs_f32_llamacpp_scale"]["first_failing_position"], 8);
+}
+
+// Media for the embeddings cross-check, written at test time: a 672×960 noise image (a fixed point of the
+// target-size rule at the default budget of 280, so neither side resamples: 14 × 20 = 280 patches) as binary PPM,
+// and 1.3 s of a 440 Hz tone at 16 kHz as 16-bit WAV (20,800 samples = 32.5 frames -> 33 with the padded one).
+struct Media {
+  std::string image, audio;
+};
+
+Media write_media(testing::TempDir& d) {
+  Media m{d / "noise.ppm", d / "tone.wav"};
+  {
+    std::ofstream o(m.image, std::ios::binary);
+    o << "P6\n960 672\n255\n";
+    uint32_t x = 12345;
+    for (int i = 0; i < 960 * 672 * 3; ++i) {
+      x = x * 1664525u + 1013904223u;
+      o.put(static_cast<char>(x >> 24));
+    }
+  }
+  {
+    const int n = 20800;
+    std::ofstream o(m.audio, std::ios::binary);
+    auto u32 = [&](uint32_t v) { o.write(reinterpret_cast<const char*>(&v), 4); };
+    auto u16 = [&](uint16_t v) { o.write(reinterpret_cast<const char*>(&v), 2); };
+    o << "RIFF";
+    u32(36 + n * 2);
+    o << "WAVEfmt ";
+    u32(16), u16(1), u16(1), u32(16000), u32(32000), u16(2), u16(16);
+    o << "data";
+    u32(n * 2);
+    for (int i = 0; i < n; ++i) u16(static_cast<uint16_t>(static_cast<int16_t>(std::lround(9830.0 * std::sin(2 * M_PI * 440.0 * i / 16000.0)))));
+  }
+  return m;
+}
+
+class CrosscheckMedia : public Crosscheck {
+ protected:
+  void SetUp() override {
+    Crosscheck::SetUp();
+    if (IsSkipped()) return;
+    if (!std::filesystem::exists(G4REF_SOURCE_DIR "/eval/adapters/llamacpp/node_modules/@fugood/node-llama-linux-x64/index.node")) {
+      GTEST_SKIP() << "@fugood/node-llama-linux-x64 is not installed in eval/adapters/llamacpp (run setup.sh)";
+    }
+  }
+  static nlohmann::json run_media(const Media& m, const std::string& extra) {
+    std::string out;
+    const std::string cmd = std::string(G4REF_CLI) + " crosscheck llamacpp --model " + testing::tiny_checkpoint() +
+                            " --prompt Describe --image " + m.image + " --audio " + m.audio + " --json " + extra;
+    const int rc = testing::run_command(cmd, &out);
+    nlohmann::json j = nlohmann::json::parse(out, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << cmd << "\n" << out;
+    if (j.is_discarded()) return {};
+    j["exit_code"] = rc;
+    for (const auto& item : j["media"]) {
+      std::cout << "[ llama.cpp mtmd ] " << extra << " " << item["kind"] << ": " << item["tokens"] << " tokens (llama.cpp "
+                << item["llamacpp_tokens"] << "), NMSE vs exact " << item["nmse_vs_exact"] << ", vs f32 "
+                << item["nmse_vs_f32"] << ", " << item["verdict"] << "\n";
+    }
+    return j;
+  }
+};
+
+TEST_F(CrosscheckMedia, ImageAndAudioEmbeddingsMatchLlamaCpp) {
+  testing::TempDir d("media_crosscheck");
+  const Media m = write_media(d);
+  for (const char* type : {"f32", "f16", "q8_0"}) {
+    const nlohmann::json j = run_media(m, std::string("--mmproj-type ") + type);
+    EXPECT_EQ(j["verdict"], "PASS") << type;
+    EXPECT_EQ(j["exit_code"], 0) << type;
+    ASSERT_EQ(j["media"].size(), 2u);
+    EXPECT_EQ(j["media"][0]["kind"], "image");
+    EXPECT_EQ(j["media"][0]["llamacpp_tokens"], 280);
+    EXPECT_EQ(j["media"][1]["kind"], "audio");
+    EXPECT_EQ(j["media"][1]["llamacpp_tokens"], 33);  // ceil(20800 / 640), counted by llama.cpp itself
+  }
+}
+
+TEST_F(CrosscheckMedia, WrongProjectorLayoutsAndMisalignedFramesFail) {
+  testing::TempDir d("media_crosscheck_wrong");
+  const Media m = write_media(d);
+  for (const char* dev : {"mmproj-hwc-patches", "mmproj-pos-axes-swapped"}) {
+    const nlohmann::json j = run_media(m, std::string("--deviation ") + dev);
+    EXPECT_EQ(j["verdict"], "FAIL") << dev;
+    EXPECT_NE(j["exit_code"], 0) << dev;
+    EXPECT_EQ(j["media"][0]["verdict"], "FAIL") << dev;
+    EXPECT_EQ(j["media"][1]["verdict"], "PASS") << dev;  // the audio projection is untouched
+  }
+  const nlohmann::json j = run_media(m, "--deviation audio-shifted-one-sample");
+  EXPECT_EQ(j["verdict"], "FAIL");
+  EXPECT_EQ(j["media"][0]["verdict"], "PASS");
+  EXPECT_EQ(j["media"][1]["verdict"], "FAIL");
+}
+
+// Our quantizers against llama.cpp's own (llama_model_quantize, "pure"), on the same f32 GGUF: every tensor both
+// store in one type must be byte-identical. The tiny model's rows (64, 128) are not whole K-quant blocks, so Q4_K
+// and Q6_K are checked on the small preset (rows of 512 and 2048), where every weight is stored in them.
+nlohmann::json quantize_check(const std::string& model, const std::string& type) {
+  std::string out;
+  const int rc = testing::run_command(std::string(G4REF_CLI) + " crosscheck quantize --model " + model + " --type " +
+                                          type + " --json",
+                                      &out);
+  nlohmann::json j = nlohmann::json::parse(out, nullptr, false);
+  EXPECT_FALSE(j.is_discarded()) << out;
+  if (j.is_discarded()) return {};
+  j["exit_code"] = rc;
+  std::cout << "[ llama.cpp quantizer ] " << type << ": " << j["identical"] << " tensors byte-identical ("
+            << j["identical_in_requested_type"] << " in " << type << "), " << j["differing"] << " differing, "
+            << j["different_type"] << " in another type\n";
+  return j;
+}
+
+TEST_F(Crosscheck, QuantizersAreByteIdenticalToLlamaCpps) {
+  for (const char* type : {"f16", "bf16", "q8_0", "q4_0"}) {
+    const nlohmann::json j = quantize_check(testing::tiny_checkpoint(), type);
+    EXPECT_EQ(j["verdict"], "PASS") << type;
+    EXPECT_EQ(j["differing"], 0) << type;
+    EXPECT_EQ(j["identical_in_requested_type"], 41) << type;  // every 2-D weight of the tiny model
+  }
+  testing::TempDir d("quantize_small");
+  std::string out;
+  ASSERT_EQ(testing::run_command(std::string(G4REF_CLI) + " synth --preset small --seed 3 --out " + (d / "small"), &out), 0)
+      << out;
+  for (const char* type : {"q4_k", "q6_k"}) {
+    const nlohmann::json j = quantize_check(d / "small", type);
+    EXPECT_EQ(j["verdict"], "PASS") << type;
+    EXPECT_EQ(j["differing"], 0) << type;
+    EXPECT_EQ(j["identical_in_requested_type"], 83) << type;  // every 2-D weight of the small model
+  }
 }
 
 TEST_F(Crosscheck, TokenizerMatchesLlamaCppsGemma4Tokenizer) {
@@ -136,13 +266,18 @@ TEST_F(Crosscheck, ExportedGgufReadsBackInAnIndependentReader) {
   // test_gguf_export.cpp checks that those are the values the exporter means to write.
   testing::TempDir d("gguf_info");
   std::string out;
+  std::vector<std::pair<std::string, std::string>> files;  // (what, path)
   for (const char* type : {"f32", "q4_k"}) {
-    const std::string gguf = d / (std::string(type) + ".gguf");
+    const std::string gguf = d / (std::string(type) + ".gguf"), mmproj = d / (std::string(type) + "_mmproj.gguf");
     ASSERT_EQ(testing::run_command(std::string(G4REF_CLI) + " export-gguf --model " + testing::tiny_checkpoint() +
-                                       " --out " + gguf + " --type " + type + " 2>&1",
+                                       " --out " + gguf + " --type " + type + " --mmproj " + mmproj + " 2>&1",
                                    &out),
               0)
         << out;
+    files.emplace_back(std::string(type) + " text", gguf);
+    files.emplace_back(std::string(type) + " mmproj", mmproj);
+  }
+  for (const auto& [type, gguf] : files) {
     ASSERT_EQ(testing::run_command("node " G4REF_SOURCE_DIR "/eval/adapters/llamacpp/gguf_info.mjs " + gguf, &out), 0)
         << out;
     const nlohmann::json theirs = nlohmann::json::parse(out);

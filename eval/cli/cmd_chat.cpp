@@ -20,6 +20,7 @@ namespace {
 struct ChatArgs {
   std::string model;
   std::string tokenizer;
+  std::string mmproj;
   std::string system;
   bool think = false;
   int max_new_tokens = 256;
@@ -28,7 +29,7 @@ struct ChatArgs {
 };
 
 void chat(const ChatArgs& a) {
-  auto model = Model::load(a.model);
+  auto model = Model::load(a.model, a.mmproj);
   auto tokenizer = load_tokenizer(a.tokenizer.empty() ? a.model : a.tokenizer);
   const GenerationConfig gen = load_generation_config(a.model, model->config());
   std::vector<Message> messages;
@@ -110,6 +111,8 @@ void add_chat_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("chat", "Interactive multi-turn chat with a checkpoint (one user turn per line)");
   cmd->add_option("--model", a->model, "checkpoint directory")->required();
   cmd->add_option("--tokenizer", a->tokenizer, "tokenizer.json or tokenizer.model (default: the model directory's)");
+  cmd->add_option("--mmproj", a->mmproj, "mmproj GGUF (export-gguf --mmproj) with the vision and audio weights")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--system", a->system, "system turn text");
   cmd->add_flag("--think", a->think, "enable thinking");
   cmd->add_option("--max-new-tokens", a->max_new_tokens, "longest reply")->capture_default_str();

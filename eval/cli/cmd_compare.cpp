@@ -76,7 +76,7 @@ struct EnvelopeArgs {
 
 void envelope(const EnvelopeArgs& a) {
   if (a.forward.precision == "exact") fail("--precision", "the envelope is the error of f32 or bf16 against exact");
-  auto model = Model::load(a.model);
+  auto model = Model::load(a.model, a.prompt.mmproj);
   const PreparedPrompt p = a.prompt.prepare(a.model, model->config());
   auto trace_to = [&](const std::string& path, const std::string& precision) {
     ForwardArgs f = a.forward;

@@ -2,7 +2,11 @@
 // binaries of node-llama-cpp, eval/adapters/llamacpp), and compare llama.cpp's logits at every position with the
 // reference run on the SAME GGUF (so quantized weights are the same dequantized values and only the arithmetic
 // differs): in f32 mode with llama.cpp's embedding scale (what llama.cpp means to compute) and in exact mode.
+// With --image / --audio / --video the projector is exported too (mmproj, spec §7.2) and each media item's projected
+// embeddings from llama.cpp's gemma4uv / gemma4ua graphs (mtmd, through g4ref-llamacpp) are compared with the
+// reference's on the same files; node-llama-cpp cannot take media, so such prompts compare embeddings only.
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iomanip>
@@ -12,7 +16,11 @@
 #include "cli/prompt_args.h"
 #include "compare/metrics.h"
 #include "io/error.h"
+#include "io/gguf.h"
+#include "layers/audio_embedder.h"
+#include "layers/vision_embedder.h"
 #include "model/gguf_export.h"
+#include "model/gguf_mmproj.h"
 #include "model/session.h"
 #include "model/weights.h"
 
@@ -25,6 +33,7 @@ struct CrosscheckArgs {
   PromptArgs prompt;
   std::string type = "f32";
   std::string kv = "f16";
+  std::string mmproj_type;  // "": default_mmproj_type of --type
   std::string keep;
   double max_nmse = 0;  // 0: the default for the type (default_max_nmse)
   double min_top1 = 0.95;
@@ -42,6 +51,21 @@ double default_max_nmse(const std::string& type) {
   if (type == "f16") return 2e-5;
   if (type == "bf16") return 5e-4;
   return 5e-3;
+}
+
+// NMSE of llama.cpp's projected media embeddings against the exact reference on the same mmproj, measured on the
+// tiny checkpoint (a 672×960 noise image = 280 patches; 1.3 s of a 440 Hz tone = 33 frames), image / audio:
+// f32 1.7e-14 / 4.3e-15, f16 7.8e-8 / 4.3e-8, bf16 2.8e-6 / 3.1e-6, q8_0 3.2e-5 / 1.1e-5 (ggml's f16, bf16 and
+// q8_0 kernels round the activations to the weight's type). The defaults leave 30× or more above those, and sit
+// far below the O(1) errors of a projector written without the HWC -> CHW permutation or with the position
+// tables swapped.
+double default_max_embedding_nmse(GgmlType mmproj) {
+  switch (mmproj) {
+    case GgmlType::F32: return 1e-10;
+    case GgmlType::F16: return 1e-5;
+    case GgmlType::BF16: return 1e-4;
+    default: return 1e-3;
+  }
 }
 
 std::string adapter_dir() {
@@ -71,6 +95,135 @@ Eigen::MatrixXd read_logits(const std::string& path) {
   return m;
 }
 
+std::string mtmd_library() {
+  if (const char* l = std::getenv("G4REF_LLAMACPP_MTMD_LIB")) return l;
+  return adapter_dir() + "/node_modules/@fugood/node-llama-linux-x64/index.node";
+}
+
+// node-llama-cpp's libllama: it exports llama_model_quantize (the mtmd library above does not).
+std::string llama_library() {
+  if (const char* l = std::getenv("G4REF_LLAMACPP_LIB")) return l;
+  return adapter_dir() + "/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/libllama.v0.5.0.so";
+}
+
+std::string llamacpp_program() {
+  if (const char* p = std::getenv("G4REF_LLAMACPP_PROGRAM")) return p;
+  return G4REF_LLAMACPP_PROGRAM;
+}
+
+// Runs CMD and returns its standard output; a non-zero exit fails naming WHAT.
+std::string run_child(const std::string& cmd, const std::string& what, const std::string& hint) {
+  FILE* pipe = popen(cmd.c_str(), "r");
+  if (!pipe) fail(what, "cannot start the child process");
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof buf, pipe)) out.append(buf, n);
+  const int status = pclose(pipe);
+  if (status != 0) fail(what, "failed (exit " + std::to_string(WEXITSTATUS(status)) + "); " + hint);
+  return out;
+}
+
+// The resized image back from its patches: each 48×48 block (HWC values u8·(1/255)) at (column, row) of the grid.
+std::vector<uint8_t> patches_to_rgb(const MediaInput& m, int side, int& width, int& height) {
+  int nx = 0, ny = 0;
+  for (const auto& [x, y] : m.xy) nx = std::max(nx, x + 1), ny = std::max(ny, y + 1);
+  width = nx * side;
+  height = ny * side;
+  std::vector<uint8_t> rgb(static_cast<size_t>(width) * height * 3);
+  for (int64_t p = 0; p < m.rows; ++p) {
+    const auto [X, Y] = m.xy[static_cast<size_t>(p)];
+    for (int r = 0; r < side; ++r) {
+      for (int c = 0; c < side; ++c) {
+        for (int ch = 0; ch < 3; ++ch) {
+          const float v = m.values[static_cast<size_t>(p * m.cols + (r * side + c) * 3 + ch)];
+          rgb[(static_cast<size_t>(Y * side + r) * width + static_cast<size_t>(X * side + c)) * 3 + ch] =
+              static_cast<uint8_t>(std::lround(std::clamp(v * 255.0, 0.0, 255.0)));
+        }
+      }
+    }
+  }
+  return rgb;
+}
+
+template <class P>
+Eigen::MatrixXd reference_embedding(const Model& model, const MediaInput& m) {
+  using T = typename P::T;
+  Mat<T> x(m.rows, m.cols);
+  for (int64_t i = 0; i < m.rows * m.cols; ++i) x.data()[i] = static_cast<T>(m.values[static_cast<size_t>(i)]);
+  const ModelConfig& c = model.config();
+  const Mat<T> o = m.kind == MediaInput::Kind::image
+                       ? vision_embed<P>(x, m.xy, *model.vision(), c.vision, "", nullptr)
+                       : audio_embed<P>(x, model.audio()->projection, c.audio.rms_norm_eps, "", nullptr);
+  return o.template cast<double>();
+}
+
+double nmse_of(const Eigen::MatrixXd& ref, const Eigen::MatrixXd& cand) {
+  const double norm = ref.squaredNorm();
+  const double err = (ref - cand).squaredNorm();
+  return norm > 0 ? err / norm : err;
+}
+
+struct MediaReport {
+  std::string kind;
+  int index = 0;
+  int64_t tokens = 0, llama_tokens = 0;
+  double nmse_f32 = 0, nmse_exact = 0, max_abs = 0;
+  bool pass = false;
+};
+
+// One media item through llama.cpp's mtmd and through the reference; DIR holds the files.
+MediaReport check_media(const Model& model, const MediaInput& m, int index, const std::string& gguf,
+                        const std::string& mmproj, const std::filesystem::path& dir, double max_nmse, bool shift_audio) {
+  MediaReport r;
+  r.kind = m.kind == MediaInput::Kind::image ? "image" : "audio";
+  r.index = index;
+  r.tokens = m.rows;
+  const std::string stem = (dir / (r.kind + std::to_string(index))).string();
+  std::string args;
+  if (m.kind == MediaInput::Kind::image) {
+    int w = 0, h = 0;
+    const std::vector<uint8_t> rgb = patches_to_rgb(m, model.config().vision.model_patch_size, w, h);
+    std::ofstream(stem + ".rgb", std::ios::binary).write(reinterpret_cast<const char*>(rgb.data()), std::streamsize(rgb.size()));
+    args = "image " + std::to_string(w) + " " + std::to_string(h) + " " + shell_quote(stem + ".rgb");
+  } else {
+    std::vector<float> samples(m.values.begin(), m.values.end());  // the frames, zero padding included
+    if (shift_audio) {  // test only: every frame starts one sample late (same length, so the same frame count)
+      samples.erase(samples.begin());
+      samples.push_back(0.0f);
+    }
+    std::ofstream(stem + ".f32", std::ios::binary).write(reinterpret_cast<const char*>(samples.data()), std::streamsize(samples.size() * 4));
+    args = "audio " + shell_quote(stem + ".f32");
+  }
+  const std::string out = stem + ".embd.f32";
+  const std::string info = run_child(shell_quote(llamacpp_program()) + " " + shell_quote(mtmd_library()) + " embed " +
+                                         shell_quote(gguf) + " " + shell_quote(mmproj) + " " + args + " " + shell_quote(out),
+                                     "g4ref-llamacpp",
+                                     "is @fugood/node-llama-linux-x64 installed in " + adapter_dir() + " (setup.sh)?");
+  const nlohmann::json j = nlohmann::json::parse(info, nullptr, false);
+  if (!j.is_object() || !j.contains("n_tokens") || !j.contains("n_embd")) fail("g4ref-llamacpp", "unexpected output: " + info);
+  r.llama_tokens = j["n_tokens"].get<int64_t>();
+  const int64_t n_embd = j["n_embd"].get<int64_t>();
+  const Eigen::MatrixXd ref_f32 = reference_embedding<F32Policy>(model, m);
+  const Eigen::MatrixXd ref_exact = reference_embedding<ExactPolicy>(model, m);
+  if (r.llama_tokens != r.tokens || n_embd != ref_f32.cols()) {
+    r.nmse_f32 = r.nmse_exact = r.max_abs = std::numeric_limits<double>::infinity();
+    return r;  // a different token count fails the item (llama.cpp resized the image or framed the audio otherwise)
+  }
+  std::vector<float> raw(static_cast<size_t>(r.llama_tokens * n_embd));
+  std::ifstream in(out, std::ios::binary);
+  in.read(reinterpret_cast<char*>(raw.data()), std::streamsize(raw.size() * 4));
+  if (!in) fail(out, "truncated embeddings");
+  Eigen::MatrixXd llama(r.llama_tokens, n_embd);
+  for (int64_t i = 0; i < r.llama_tokens; ++i) {
+    for (int64_t k = 0; k < n_embd; ++k) llama(i, k) = raw[static_cast<size_t>(i * n_embd + k)];
+  }
+  r.nmse_f32 = nmse_of(ref_f32, llama);
+  r.nmse_exact = nmse_of(ref_exact, llama);
+  r.max_abs = (ref_f32 - llama).cwiseAbs().maxCoeff();
+  r.pass = r.nmse_exact <= max_nmse;  // judged against the truth; the f32 figure shows how much is f32 rounding
+  return r;
+}
+
 struct PositionReport {
   std::vector<double> nmse, kl;
   LogitsMetrics logits;
@@ -98,11 +251,84 @@ PositionReport judge(const Eigen::MatrixXd& ref, const Eigen::MatrixXd& llama, d
   return r;
 }
 
+bool has_deviation(const CrosscheckArgs& a, const std::string& name) {
+  return std::find(a.deviations.begin(), a.deviations.end(), name) != a.deviations.end();
+}
+
+// The reference deviations among --deviation (the media ones act on the exported files instead).
+std::vector<std::string> reference_deviations(const CrosscheckArgs& a) {
+  std::vector<std::string> d;
+  for (const std::string& x : a.deviations) {
+    if (x.rfind("mmproj-", 0) != 0 && x.rfind("audio-", 0) != 0) d.push_back(x);
+  }
+  return d;
+}
+
+void crosscheck_media(const CrosscheckArgs& a, const Model& source, const PreparedPrompt& p,
+                      const std::filesystem::path& dir, const std::string& gguf) {
+  const GgmlType mm_type = a.mmproj_type.empty() ? default_mmproj_type(parse_gguf_export_type(a.type))
+                                                 : parse_mmproj_type(a.mmproj_type);
+  const std::string mmproj = (dir / "mmproj.gguf").string();
+  MmprojDeviations dev;
+  dev.hwc_patches = has_deviation(a, "mmproj-hwc-patches");
+  dev.swap_position_axes = has_deviation(a, "mmproj-pos-axes-swapped");
+  export_mmproj_gguf(source, mm_type, mmproj, dev);
+  auto model = Model::load(gguf, has_deviation(a, "mmproj-hwc-patches") || has_deviation(a, "mmproj-pos-axes-swapped")
+                                     ? std::string()  // the wrong file goes to llama.cpp only
+                                     : mmproj);
+  if (!model->vision() || !model->audio()) model = Model::load(a.model);  // deviations: the checkpoint's own weights
+  const double max_nmse = a.max_nmse > 0 ? a.max_nmse : default_max_embedding_nmse(mm_type);
+  std::vector<MediaReport> reports;
+  int images = 0, audio = 0;
+  for (const MediaInput& m : p.media) {
+    const bool image = m.kind == MediaInput::Kind::image;
+    reports.push_back(check_media(*model, m, image ? images++ : audio++, gguf, mmproj, dir, max_nmse,
+                                  has_deviation(a, "audio-shifted-one-sample")));
+  }
+  bool pass = true;
+  for (const MediaReport& r : reports) pass = pass && r.pass;
+  if (!pass) exit_code() = 1;
+  if (a.json) {
+    nlohmann::json items = nlohmann::json::array();
+    for (const MediaReport& r : reports) {
+      items.push_back({{"kind", r.kind}, {"index", r.index}, {"tokens", r.tokens}, {"llamacpp_tokens", r.llama_tokens},
+                       {"nmse_vs_f32", r.nmse_f32}, {"nmse_vs_exact", r.nmse_exact}, {"max_abs_vs_f32", r.max_abs},
+                       {"verdict", r.pass ? "PASS" : "FAIL"}});
+    }
+    std::cout << nlohmann::json{{"model", a.model}, {"type", a.type}, {"mmproj_type", ggml_type_name(mm_type)},
+                                {"media", items}, {"thresholds", {{"max_embedding_nmse", max_nmse}}},
+                                {"logits", "not compared: node-llama-cpp takes no media"},
+                                {"verdict", pass ? "PASS" : "FAIL"}}
+                     .dump(2)
+              << "\n";
+    return;
+  }
+  std::cout << "llama.cpp mtmd (@fugood/node-llama-linux-x64 1.7.15, CPU) vs g4ref: projected embeddings, mmproj "
+            << ggml_type_name(mm_type) << "\n"
+            << std::left << std::setw(10) << "item" << std::right << std::setw(8) << "tokens" << std::setw(10)
+            << "llama.cpp" << std::setw(14) << "nmse vs f32" << std::setw(14) << "nmse vs exact" << std::setw(12)
+            << "max |diff|" << std::setw(8) << "verdict" << "\n";
+  for (const MediaReport& r : reports) {
+    std::cout << std::left << std::setw(10) << (r.kind + " " + std::to_string(r.index)) << std::right << std::setw(8)
+              << r.tokens << std::setw(10) << r.llama_tokens << std::scientific << std::setprecision(3) << std::setw(14)
+              << r.nmse_f32 << std::setw(14) << r.nmse_exact << std::setw(12) << r.max_abs << std::defaultfloat
+              << std::setw(8) << (r.pass ? "PASS" : "FAIL") << "\n";
+  }
+  for (const MediaReport& r : reports) {
+    if (r.tokens != r.llama_tokens) {
+      std::cout << r.kind << " " << r.index << ": llama.cpp made " << r.llama_tokens << " tokens where the reference has "
+                << r.tokens << (r.kind == "image" ? " (llama.cpp resizes images outside 70–1120 patches, spec §7.3)" : "")
+                << "\n";
+    }
+  }
+  std::cout << "threshold: NMSE vs exact <= " << max_nmse << " (logits not compared: node-llama-cpp takes no media)\nverdict: "
+            << (pass ? "PASS" : "FAIL") << "\n";
+}
+
 void crosscheck(const CrosscheckArgs& a) {
   namespace fs = std::filesystem;
   auto source = Model::load(a.model);
   const PreparedPrompt p = a.prompt.prepare(a.model, source->config());
-  if (!p.media.empty()) fail("crosscheck", "text prompts only (the mmproj export does not exist yet)");
   const fs::path dir = a.keep.empty() ? fs::temp_directory_path() / ("g4ref_crosscheck_" + std::to_string(::getpid()))
                                       : fs::path(a.keep);
   fs::create_directories(dir);
@@ -116,6 +342,10 @@ void crosscheck(const CrosscheckArgs& a) {
 
   const std::string gguf = (dir / "model.gguf").string();
   export_text_gguf(*source, a.model, parse_gguf_export_type(a.type), gguf);
+  if (!p.media.empty()) {
+    crosscheck_media(a, *source, p, dir, gguf);
+    return;
+  }
 
   // llama.cpp, in a child process.
   std::string ids;
@@ -142,7 +372,7 @@ void crosscheck(const CrosscheckArgs& a) {
     o.precision = precision;
     o.embed_scale = EmbedScale::llamacpp;
     ForwardArgs f;
-    f.deviations = a.deviations;
+    f.deviations = reference_deviations(a);
     o.deviations = f.run_options().deviations;
     return make_session(*model, o)->forward(p.ids, p.token_types, LogitRows::all);
   };
@@ -195,6 +425,84 @@ void crosscheck(const CrosscheckArgs& a) {
   std::cout << "\n";
 }
 
+struct QuantizeArgs {
+  std::string model;
+  std::string type = "q8_0";
+  std::string keep;
+  bool json = false;
+};
+
+// llama.cpp's quantizer (llama_model_quantize, "pure": every 2-D tensor in the one type) and export-gguf on the same
+// f32 GGUF: every tensor both wrote in the same type must be byte-identical.
+void crosscheck_quantize(const QuantizeArgs& a) {
+  namespace fs = std::filesystem;
+  const GgmlType type = parse_gguf_export_type(a.type);
+  auto source = Model::load(a.model);
+  const fs::path dir = a.keep.empty() ? fs::temp_directory_path() / ("g4ref_quantize_" + std::to_string(::getpid()))
+                                      : fs::path(a.keep);
+  fs::create_directories(dir);
+  struct Cleanup {
+    fs::path dir;
+    bool keep;
+    ~Cleanup() {
+      if (!keep) fs::remove_all(dir);
+    }
+  } cleanup{dir, !a.keep.empty()};
+  const std::string f32 = (dir / "f32.gguf").string(), theirs = (dir / "llamacpp.gguf").string(),
+                    ours = (dir / "g4ref.gguf").string();
+  export_text_gguf(*source, a.model, GgmlType::F32, f32);
+  run_child(shell_quote(llamacpp_program()) + " " + shell_quote(llama_library()) + " quantize " + shell_quote(f32) +
+                " " + shell_quote(theirs) + " " + std::to_string(gguf_file_type(type)),
+            "g4ref-llamacpp quantize", "is node-llama-cpp installed in " + adapter_dir() + " (setup.sh)?");
+  export_text_gguf(*source, a.model, type, ours);
+  auto t = GgufFile::open(theirs), o = GgufFile::open(ours);
+
+  int identical = 0, differing = 0, other_type = 0, identical_requested = 0;
+  nlohmann::json tensors = nlohmann::json::array();
+  for (const GgufTensor& mine : o->tensors()) {
+    const GgufTensor* their = t->find_tensor(mine.name);
+    if (!their) fail(theirs, "llama.cpp's file lacks tensor '" + mine.name + "'");
+    nlohmann::json row = {{"name", mine.name}, {"g4ref_type", ggml_type_name(mine.type)},
+                          {"llamacpp_type", ggml_type_name(their->type)}};
+    if (their->type != mine.type || their->nbytes != mine.nbytes) {
+      ++other_type;
+      row["result"] = "different type";
+    } else if (std::memcmp(their->data, mine.data, mine.nbytes) == 0) {
+      ++identical;
+      if (mine.type == type) ++identical_requested;
+      row["result"] = "identical";
+    } else {
+      ++differing;
+      size_t first = 0;
+      while (first < mine.nbytes && their->data[first] == mine.data[first]) ++first;
+      row["result"] = "differs";
+      row["first_differing_byte"] = first;
+    }
+    tensors.push_back(row);
+  }
+  // Nothing compared in the requested type proves nothing: that is a failure too.
+  const bool pass = differing == 0 && identical_requested > 0;
+  if (!pass) exit_code() = 1;
+  if (a.json) {
+    std::cout << nlohmann::json{{"model", a.model}, {"type", a.type}, {"identical", identical},
+                                {"identical_in_requested_type", identical_requested}, {"differing", differing},
+                                {"different_type", other_type}, {"tensors", tensors},
+                                {"verdict", pass ? "PASS" : "FAIL"}}
+                     .dump(2)
+              << "\n";
+    return;
+  }
+  for (const auto& row : tensors) {
+    if (row["result"] == "identical") continue;
+    std::cout << row["name"].get<std::string>() << ": " << row["result"].get<std::string>() << " (g4ref "
+              << row["g4ref_type"].get<std::string>() << ", llama.cpp " << row["llamacpp_type"].get<std::string>() << ")\n";
+  }
+  std::cout << "llama.cpp's quantizer vs g4ref's, " << a.type << ": " << identical << " tensors byte-identical ("
+            << identical_requested << " in " << a.type << "), " << differing << " differing, " << other_type
+            << " stored in another type by one side (row-length fallbacks)\nverdict: " << (pass ? "PASS" : "FAIL")
+            << "\n";
+}
+
 }  // namespace
 
 void add_crosscheck_command(CLI::App& app) {
@@ -202,7 +510,10 @@ void add_crosscheck_command(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand("crosscheck", "Cross-check another implementation against the reference");
   cmd->require_subcommand(1);
   CLI::App* llama = cmd->add_subcommand(
-      "llamacpp", "Export to GGUF, evaluate in llama.cpp (node-llama-cpp), compare every position's logits");
+      "llamacpp",
+      "Export to GGUF, evaluate in llama.cpp, compare every position's logits (text prompts) or each image's and "
+      "audio clip's projected embeddings (prompts with --image/--video/--audio; images must not need llama.cpp's "
+      "resize: at least 70 patches)");
   llama->add_option("--model", a->model, "checkpoint directory")->required();
   a->prompt.add_to(*llama);
   llama->add_option("--type", a->type, "GGUF weight type")
@@ -211,20 +522,36 @@ void add_crosscheck_command(CLI::App& app) {
   llama->add_option("--kv", a->kv, "llama.cpp's KV-cache type (f16 is its default)")
       ->check(CLI::IsMember({"f16", "f32"}))
       ->capture_default_str();
+  llama->add_option("--mmproj-type", a->mmproj_type,
+                     "with media: the projector's weight type, f32, f16, bf16 or q8_0 (default: --type, or f16 for the "
+                     "4- and 6-bit types)");
   llama->add_option("--max-nmse", a->max_nmse,
                      "fail a position whose logits NMSE against the f32 reference exceeds this (default: by type, "
-                     "1e-5 for f32 up to 5e-3 for quantized types)");
+                     "1e-5 for f32 up to 5e-3 for quantized types); with media, the embeddings' NMSE (default: by "
+                     "projector type, 1e-10 for f32 up to 1e-3 for q8_0)");
   llama->add_option("--min-top1", a->min_top1, "fail when the top-1 agreement fraction is below this")
       ->capture_default_str();
   llama->add_option("--keep", a->keep, "keep the GGUF and llama.cpp's logits in this directory");
   llama->add_option("--deviation", a->deviations, "test only: run the reference with a known wrong variant")
-      ->check(CLI::IsMember({"norm-one-plus-w", "rope-rotated-denominator", "window-off-by-one", "v-after-k-norm"}))
+      ->check(CLI::IsMember({"norm-one-plus-w", "rope-rotated-denominator", "window-off-by-one", "v-after-k-norm",
+                             "mmproj-hwc-patches", "mmproj-pos-axes-swapped", "audio-shifted-one-sample"}))
       ->group("");
   llama->add_flag("--json", a->json, "machine-readable output");
   llama->callback([a, llama] {
     a->prompt.check(*llama);
     crosscheck(*a);
   });
+
+  auto q = std::make_shared<QuantizeArgs>();
+  CLI::App* quant = cmd->add_subcommand(
+      "quantize", "Quantize the same f32 GGUF with llama.cpp's quantizer and with export-gguf; compare the bytes");
+  quant->add_option("--model", q->model, "checkpoint directory")->required();
+  quant->add_option("--type", q->type, "the type both quantize to")
+      ->check(CLI::IsMember({"f16", "bf16", "q8_0", "q4_0", "q4_k", "q6_k"}))
+      ->capture_default_str();
+  quant->add_option("--keep", q->keep, "keep the three GGUF files in this directory");
+  quant->add_flag("--json", q->json, "machine-readable output, one row per tensor");
+  quant->callback([q] { crosscheck_quantize(*q); });
 }
 
 }  // namespace g4ref

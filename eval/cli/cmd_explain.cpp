@@ -43,7 +43,7 @@ std::string section_of(const std::string& name) {
 }
 
 void explain(const ExplainArgs& a) {
-  auto model = Model::load(a.model);
+  auto model = Model::load(a.model, a.prompt.mmproj);
   const PreparedPrompt p = a.prompt.prepare(a.model, model->config());
   StageStatsTracer stats;
   auto session = make_session(*model, a.forward.run_options(), &stats);

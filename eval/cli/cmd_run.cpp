@@ -46,7 +46,7 @@ class TextStream {
 void run(const RunArgs& a) {
   MemorySampler memory;
   const auto t0 = std::chrono::steady_clock::now();
-  auto model = Model::load(a.model);
+  auto model = Model::load(a.model, a.prompt.mmproj);
   PreparedPrompt p = a.prompt.prepare(a.model, model->config());
   const GenerationConfig gen = load_generation_config(a.model, model->config());
   auto session = make_session(*model, a.forward.run_options());

@@ -44,7 +44,7 @@ TraceSummary record_trace(const Model& model, const std::string& model_dir, cons
 namespace {
 
 void run_trace(const TraceArgs& a) {
-  auto model = Model::load(a.model);
+  auto model = Model::load(a.model, a.prompt.mmproj);
   const PreparedPrompt p = a.prompt.prepare(a.model, model->config());
   const TraceSummary s = record_trace(*model, a.model, p, a.forward, a.out, a.filter);
   const size_t tensors = s.tensors;

@@ -16,6 +16,10 @@
 namespace g4ref {
 
 void PromptArgs::add_to(CLI::App& cmd) {
+  cmd.add_option("--mmproj", mmproj,
+                 "mmproj GGUF (export-gguf --mmproj) whose vision and audio weights replace the model's; with a "
+                 ".gguf --model this is where images and audio get their weights")
+      ->check(CLI::ExistingFile);
   auto* t = cmd.add_option("--tokens", tokens, "prompt as comma-separated token ids, e.g. 2,105,10");
   auto* p = cmd.add_option("--prompt", prompt, "prompt text: rendered with the chat template, then tokenized");
   t->excludes(p);

@@ -42,6 +42,7 @@ struct PromptArgs {
   std::string prompt;
   std::string system;
   std::string tokenizer;
+  std::string mmproj;                // vision/audio weights from an mmproj GGUF
   bool think = false;
   bool raw = false;
   std::vector<std::string> images;  // image files, first in the user turn

@@ -15,15 +15,6 @@ namespace g4ref {
 
 namespace {
 
-// GGUF stores eps, RoPE bases and the softcap as f32; the config holds the decimal the checkpoint wrote.
-// The shortest decimal that reads back as the same f32 is that decimal (1e-6, not 9.99999997e-07).
-double f32_decimal(const GgufFile& f, const std::string& key) {
-  const float v = static_cast<float>(f.get_float(key));
-  char buf[64];
-  const auto res = std::to_chars(buf, buf + sizeof buf, v);
-  return std::strtod(std::string(buf, res.ptr).c_str(), nullptr);
-}
-
 int64_t scalar_int(const GgufScalar& s, const std::string& where) {
   return std::visit(
       [&](const auto& v) -> int64_t {
@@ -55,8 +46,8 @@ ModelConfig config_from_gguf(const GgufFile& f) {
     fail(where, "value_length differs from key_length (Gemma 4 has equal K and V head sizes)");
   }
   t.sliding_window = static_cast<int>(f.get_uint(a + "attention.sliding_window"));
-  t.rms_norm_eps = f32_decimal(f, a + "attention.layer_norm_rms_epsilon");
-  t.final_logit_softcapping = f.find(a + "final_logit_softcapping") ? f32_decimal(f, a + "final_logit_softcapping") : 0.0;
+  t.rms_norm_eps = gguf_f32_decimal(f, a + "attention.layer_norm_rms_epsilon");
+  t.final_logit_softcapping = f.find(a + "final_logit_softcapping") ? gguf_f32_decimal(f, a + "final_logit_softcapping") : 0.0;
   if (f.find(a + "attention.shared_kv_layers") && f.get_uint(a + "attention.shared_kv_layers") != 0) {
     fail(where, "shared KV layers are not part of this model");
   }
@@ -93,10 +84,10 @@ ModelConfig config_from_gguf(const GgufFile& f) {
   if (sliding_kv >= 0) t.num_key_value_heads = sliding_kv;
   if (full_kv >= 0) t.num_global_key_value_heads = full_kv;
 
-  t.rope_sliding = {"default", f32_decimal(f, a + "rope.freq_base_swa"), 1.0, 1.0};
+  t.rope_sliding = {"default", gguf_f32_decimal(f, a + "rope.freq_base_swa"), 1.0, 1.0};
   const GgufTensor& freqs = f.tensor("rope_freqs.weight");
   if (freqs.numel() * 2 != t.global_head_dim) fail(where, "rope_freqs.weight must hold key_length / 2 values");
-  t.rope_full = {"proportional", f32_decimal(f, a + "rope.freq_base"),
+  t.rope_full = {"proportional", gguf_f32_decimal(f, a + "rope.freq_base"),
                  gguf_partial_rotary_factor(f.dequantize(freqs), where), 1.0};
   if (f.get_uint(a + "rope.dimension_count") != static_cast<uint64_t>(t.global_head_dim) ||
       f.get_uint(a + "rope.dimension_count_swa") != static_cast<uint64_t>(t.head_dim)) {
@@ -137,6 +128,17 @@ ModelConfig config_from_gguf(const GgufFile& f) {
   return c;
 }
 
+}  // namespace
+
+// GGUF stores eps, RoPE bases and the softcap as f32; the config holds the decimal the checkpoint wrote.
+// The shortest decimal that reads back as the same f32 is that decimal (1e-6, not 9.99999997e-07).
+double gguf_f32_decimal(const GgufFile& f, const std::string& key) {
+  const float v = static_cast<float>(f.get_float(key));
+  char buf[64];
+  const auto res = std::to_chars(buf, buf + sizeof buf, v);
+  return std::strtod(std::string(buf, res.ptr).c_str(), nullptr);
+}
+
 MatrixView gguf_matrix_view(const GgufTensor& t) {
   MatrixView m;
   m.name = t.name;
@@ -156,8 +158,6 @@ MatrixView gguf_matrix_view(const GgufTensor& t) {
   }
   return m;
 }
-
-}  // namespace
 
 std::unique_ptr<Model> Model::load_gguf(const std::string& path) {
   auto m = std::unique_ptr<Model>(new Model());

@@ -5,7 +5,9 @@
 #include <string>
 #include <vector>
 
+#include "io/gguf.h"
 #include "model/config.h"
+#include "numerics/matmul.h"
 
 namespace g4ref {
 
@@ -29,5 +31,13 @@ std::vector<float> gguf_rope_freqs(const TextConfig& t);
 // Inverse of gguf_rope_freqs: the partial_rotary_factor a table encodes (the share of 1.0 entries, which must
 // lead the table). WHERE names the file in errors.
 double gguf_partial_rotary_factor(const std::vector<float>& freqs, const std::string& where);
+
+// The f32 value of KEY as the shortest decimal that reads back as the same f32 (1e-6, not 9.99999997e-07): GGUF
+// stores eps, RoPE bases and the softcap as f32 where the config holds the decimal the checkpoint wrote.
+double gguf_f32_decimal(const GgufFile& f, const std::string& key);
+
+// A GGUF tensor as a row-major matrix view in its stored type (ne[0] = columns); quantized types the
+// reference decodes keep their ggml type in MatrixView::quant. Throws for types it cannot decode.
+MatrixView gguf_matrix_view(const GgufTensor& t);
 
 }  // namespace g4ref

@@ -24,7 +24,7 @@ class SessionImpl final : public Session {
     const bool wrong_rope = options.deviations.rope_rotated_denominator;
     inv_sliding_ = rope_inv_freq(t.rope_sliding, t.head_dim, wrong_rope);
     inv_full_ = rope_inv_freq(t.rope_full, t.global_head_dim, wrong_rope);
-    embed_scale_ = embedding_scale(t.hidden_size, model.text().embed.dtype, options.embed_scale);
+    embed_scale_ = embedding_scale(t.hidden_size, model.embedding_scale_dtype(), options.embed_scale);
   }
 
   Eigen::MatrixXd forward(const std::vector<int>& tokens, const std::vector<int>& token_types, LogitRows rows,

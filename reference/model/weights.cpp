@@ -82,9 +82,13 @@ TextWeights bind_text_weights(const std::function<MatrixView(const std::string&)
   return w;
 }
 
-std::unique_ptr<Model> Model::load(const std::string& dir) {
+std::unique_ptr<Model> Model::load(const std::string& dir, const std::string& mmproj) {
   namespace fs = std::filesystem;
-  if (fs::is_regular_file(dir) && fs::path(dir).extension() == ".gguf") return load_gguf(dir);
+  if (fs::is_regular_file(dir) && fs::path(dir).extension() == ".gguf") {
+    auto m = load_gguf(dir);
+    if (!mmproj.empty()) m->attach_mmproj(mmproj);
+    return m;
+  }
   if (!fs::is_directory(dir)) fail(dir, "not a checkpoint directory");
   auto m = std::unique_ptr<Model>(new Model());
   m->dir_ = dir;
@@ -108,6 +112,7 @@ std::unique_ptr<Model> Model::load(const std::string& dir) {
     w.projection = get("model.embed_vision.embedding_projection.weight");
   }
   if (m->config_.audio.present) m->audio_.projection = get("model.embed_audio.embedding_projection.weight");
+  if (!mmproj.empty()) m->attach_mmproj(mmproj);
   return m;
 }
 

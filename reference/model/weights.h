@@ -51,12 +51,22 @@ class Model {
  public:
   // DIR is a checkpoint directory, or a text-model .gguf file as llama.cpp's converter writes it (spec §7.1;
   // see load_gguf).
-  static std::unique_ptr<Model> load(const std::string& dir);
+  // MMPROJ, when given, is an mmproj GGUF (spec §7.2) whose vision and audio weights replace the model's own.
+  static std::unique_ptr<Model> load(const std::string& dir, const std::string& mmproj = "");
   // A text GGUF: the config from the gemma4.* and tokenizer.* metadata, the weights bound to the file's
   // tensors in their stored types (quantized ones decode block by block, numerics/matmul.h). No vision/audio.
   static std::unique_ptr<Model> load_gguf(const std::string& path);
+  // Takes the vision and audio weights from an mmproj GGUF (model/gguf_mmproj.h): the permuted patch weights
+  // and the transposed position table are restored to the checkpoint's layout in owned f32 copies (exact for
+  // every stored type); the rest are views into the mapped file. The config's vision/audio sections are
+  // rebuilt from the file's metadata and shapes.
+  void attach_mmproj(const std::string& path);
   const ModelConfig& config() const { return config_; }
   const TextWeights& text() const { return text_; }
+  // The dtype Hugging Face holds the embedding scale in (spec §2.2): the token table's for a safetensors
+  // checkpoint; bf16 for a GGUF, whose table type is an export choice (f32, q8_0, ...) while every published
+  // Gemma 4 checkpoint, and so the model it was converted from, is bf16.
+  DType embedding_scale_dtype() const { return gguf_ ? DType::BF16 : text_.embed.dtype; }
   const VisionWeights* vision() const { return config_.vision.present ? &vision_ : nullptr; }
   const AudioWeights* audio() const { return config_.audio.present ? &audio_ : nullptr; }
   const TensorStore& store() const { return *store_; }  // safetensors checkpoints only
@@ -68,6 +78,8 @@ class Model {
   ModelConfig config_;
   std::unique_ptr<TensorStore> store_;
   std::unique_ptr<GgufFile> gguf_;
+  std::unique_ptr<GgufFile> mmproj_;
+  std::vector<std::unique_ptr<Mat<float>>> owned_;  // weights rebuilt from an mmproj file
   TextWeights text_;
   VisionWeights vision_;
   AudioWeights audio_;

@@ -1,0 +1,273 @@
+// g4ref-llamacpp: the parts of llama.cpp that node-llama-cpp does not expose, through llama.cpp's C API.
+//
+//   embed:    llama.cpp's projected image or audio embeddings (the "gemma4uv" / "gemma4ua" graphs of its multimodal
+//             library, mtmd) for one media item, written as raw float32 rows:
+//             llama_model_load_from_file -> mtmd_init_from_file -> mtmd_bitmap_init(_from_audio) -> mtmd_tokenize
+//             -> mtmd_encode_chunk (the image/audio chunk) -> mtmd_get_output_embd.
+//   quantize: llama.cpp's own quantizer (llama_model_quantize, what llama-quantize runs) on a GGUF, every tensor
+//             to one type ("pure"), so its bytes can be compared with this project's quantizers.
+//
+// No prebuilt llama.cpp from Debian carries mtmd, and node-llama-cpp's binaries leave it out; the npm package
+// @fugood/node-llama-linux-x64 ships llama.cpp (with mtmd) as one shared object that exports mtmd's and llama's
+// C functions (LIB for embed), while node-llama-cpp's libllama exports llama_model_quantize, which that object
+// does not (LIB for quantize). This program loads LIB with dlopen. Parameter structs come from the library's own
+// *_default_params: returned and passed in memory, so a buffer larger than any version's struct holds them.
+// Only quantize writes fields, the two that lead llama_model_quantize_params in every version (nthread, ftype) and
+// `pure`; it checks the defaults it expects at those offsets first.
+//
+// Usage:
+//   g4ref-llamacpp LIB embed TEXT.gguf MMPROJ.gguf image W H PIXELS.rgb OUT.f32   (RGB uint8, row-major, W×H×3)
+//   g4ref-llamacpp LIB embed TEXT.gguf MMPROJ.gguf audio SAMPLES.f32 OUT.f32     (mono float32 at 16 kHz)
+//   g4ref-llamacpp LIB quantize IN.gguf OUT.gguf FTYPE                           (llama_ftype number, e.g. 7 = Q8_0)
+// embed prints one JSON line: {"n_tokens": N, "n_embd": E, "nx": .., "ny": ..}. Exit 1 with a message on failure.
+#include <dlfcn.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct llama_model;
+struct mtmd_context;
+struct mtmd_bitmap;
+struct mtmd_input_chunk;
+struct mtmd_input_chunks;
+struct mtmd_image_tokens;
+
+struct mtmd_input_text {
+  const char* text;
+  bool add_special;
+  bool parse_special;
+};
+
+// Room for a parameter struct of any version (llama_model_params is < 128 bytes, mtmd_context_params < 160).
+struct Params {
+  alignas(16) unsigned char bytes[1024];
+};
+
+enum ChunkType { kText = 0, kImage = 1, kAudio = 2 };
+
+using log_cb = void (*)(int level, const char* text, void* user);
+
+struct Api {
+  void* lib = nullptr;
+  void (*llama_backend_init)();
+  void (*llama_log_set)(log_cb, void*);
+  Params (*llama_model_default_params)();
+  llama_model* (*llama_model_load_from_file)(const char*, Params);
+  void (*llama_model_free)(llama_model*);
+  int32_t (*llama_model_n_embd)(const llama_model*);
+  void (*mtmd_log_set)(log_cb, void*);
+  const char* (*mtmd_default_marker)();
+  Params (*mtmd_context_params_default)();
+  mtmd_context* (*mtmd_init_from_file)(const char*, const llama_model*, Params);
+  void (*mtmd_free)(mtmd_context*);
+  mtmd_bitmap* (*mtmd_bitmap_init)(uint32_t, uint32_t, const unsigned char*);
+  mtmd_bitmap* (*mtmd_bitmap_init_from_audio)(size_t, const float*);
+  void (*mtmd_bitmap_free)(mtmd_bitmap*);
+  mtmd_input_chunks* (*mtmd_input_chunks_init)();
+  void (*mtmd_input_chunks_free)(mtmd_input_chunks*);
+  size_t (*mtmd_input_chunks_size)(const mtmd_input_chunks*);
+  const mtmd_input_chunk* (*mtmd_input_chunks_get)(const mtmd_input_chunks*, size_t);
+  int32_t (*mtmd_tokenize)(mtmd_context*, mtmd_input_chunks*, const mtmd_input_text*, const mtmd_bitmap**, size_t);
+  int (*mtmd_input_chunk_get_type)(const mtmd_input_chunk*);
+  size_t (*mtmd_input_chunk_get_n_tokens)(const mtmd_input_chunk*);
+  const mtmd_image_tokens* (*mtmd_input_chunk_get_tokens_image)(const mtmd_input_chunk*);
+  size_t (*mtmd_image_tokens_get_nx)(const mtmd_image_tokens*);
+  size_t (*mtmd_image_tokens_get_ny)(const mtmd_image_tokens*);
+  int32_t (*mtmd_encode_chunk)(mtmd_context*, const mtmd_input_chunk*);
+  float* (*mtmd_get_output_embd)(mtmd_context*);
+  Params (*llama_model_quantize_default_params)();
+  uint32_t (*llama_model_quantize)(const char*, const char*, const Params*);
+};
+
+[[noreturn]] void die(const std::string& where, const std::string& what) {
+  std::fprintf(stderr, "g4ref-llamacpp: %s: %s\n", where.c_str(), what.c_str());
+  std::exit(1);
+}
+
+template <class F>
+void bind(Api& api, F& fn, const char* name) {
+  void* p = dlsym(api.lib, name);
+  if (!p) die(name, "not exported by the library");
+  fn = reinterpret_cast<F>(p);
+}
+
+Api load_api(const std::string& path, bool embed) {
+  Api a;
+  a.lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!a.lib) {
+    // Node addons leave the N-API functions undefined; they are never called here, so bind lazily.
+    a.lib = dlopen(path.c_str(), RTLD_LAZY | RTLD_LOCAL);
+  }
+  if (!a.lib) die(path, std::string("cannot load: ") + dlerror());
+#define G4REF_BIND(name) bind(a, a.name, #name)
+  G4REF_BIND(llama_backend_init);
+  G4REF_BIND(llama_log_set);
+  if (!embed) {
+    G4REF_BIND(llama_model_quantize_default_params);
+    G4REF_BIND(llama_model_quantize);
+    return a;
+  }
+  G4REF_BIND(llama_model_default_params);
+  G4REF_BIND(llama_model_load_from_file);
+  G4REF_BIND(llama_model_free);
+  G4REF_BIND(llama_model_n_embd);
+  G4REF_BIND(mtmd_log_set);
+  G4REF_BIND(mtmd_default_marker);
+  G4REF_BIND(mtmd_context_params_default);
+  G4REF_BIND(mtmd_init_from_file);
+  G4REF_BIND(mtmd_free);
+  G4REF_BIND(mtmd_bitmap_init);
+  G4REF_BIND(mtmd_bitmap_init_from_audio);
+  G4REF_BIND(mtmd_bitmap_free);
+  G4REF_BIND(mtmd_input_chunks_init);
+  G4REF_BIND(mtmd_input_chunks_free);
+  G4REF_BIND(mtmd_input_chunks_size);
+  G4REF_BIND(mtmd_input_chunks_get);
+  G4REF_BIND(mtmd_tokenize);
+  G4REF_BIND(mtmd_input_chunk_get_type);
+  G4REF_BIND(mtmd_input_chunk_get_n_tokens);
+  G4REF_BIND(mtmd_input_chunk_get_tokens_image);
+  G4REF_BIND(mtmd_image_tokens_get_nx);
+  G4REF_BIND(mtmd_image_tokens_get_ny);
+  G4REF_BIND(mtmd_encode_chunk);
+  G4REF_BIND(mtmd_get_output_embd);
+#undef G4REF_BIND
+  return a;
+}
+
+std::vector<char> read_all(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) die(path, "cannot read the file");
+  return std::vector<char>(std::istreambuf_iterator<char>(in), {});
+}
+
+// llama.cpp logs to stderr; keep only errors (ggml level 4).
+void quiet_log(int level, const char* text, void*) {
+  if (level == 4) std::fputs(text, stderr);
+}
+
+}  // namespace
+
+int quantize(const Api& api, const std::string& in, const std::string& out, long ftype) {
+  Params p = api.llama_model_quantize_default_params();
+  int32_t nthread = 0, default_ftype = 0;
+  std::memcpy(&nthread, p.bytes, 4);
+  std::memcpy(&default_ftype, p.bytes + 4, 4);
+  // Defaults of llama_model_quantize_params: nthread 0, ftype Q8_0 (7; Q5_1 = 9 in older versions), then two ggml
+  // types, then the bools
+  // allow_requantize false, quantize_output_tensor true, only_copy false, pure false.
+  if (nthread != 0 || (default_ftype != 7 && default_ftype != 9) || p.bytes[16] != 0 || p.bytes[17] != 1 || p.bytes[18] != 0 || p.bytes[19] != 0) {
+    die("llama_model_quantize_default_params", "unexpected layout: this llama.cpp is not the version this program knows");
+  }
+  const int32_t ft = static_cast<int32_t>(ftype);
+  std::memcpy(p.bytes + 4, &ft, 4);
+  p.bytes[19] = 1;  // pure: every tensor in FTYPE's type (llama.cpp still falls back where a row is not whole blocks)
+  const std::string partial = out + ".partial";
+  if (api.llama_model_quantize(in.c_str(), partial.c_str(), &p) != 0) {
+    std::remove(partial.c_str());
+    die(in, "llama_model_quantize failed");
+  }
+  if (std::rename(partial.c_str(), out.c_str()) != 0) die(out, "cannot rename the finished file");
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  const bool is_quantize = argc == 6 && std::string(argv[2]) == "quantize";
+  const bool is_embed = argc >= 8 && std::string(argv[2]) == "embed";
+  if (!is_quantize && !is_embed) {
+    std::fprintf(stderr,
+                 "usage: %s LIB embed TEXT.gguf MMPROJ.gguf image W H PIXELS.rgb OUT.f32\n"
+                 "       %s LIB embed TEXT.gguf MMPROJ.gguf audio SAMPLES.f32 OUT.f32\n"
+                 "       %s LIB quantize IN.gguf OUT.gguf FTYPE\n",
+                 argv[0], argv[0], argv[0]);
+    return 2;
+  }
+  Api api = load_api(argv[1], is_embed);
+  api.llama_log_set(quiet_log, nullptr);
+  api.llama_backend_init();
+  if (is_quantize) return quantize(api, argv[3], argv[4], std::strtol(argv[5], nullptr, 10));
+  api.mtmd_log_set(quiet_log, nullptr);
+
+  // embed
+  argv += 1;  // from here the arguments read as LIB TEXT MMPROJ KIND ...
+  argc -= 1;
+  const std::string text_model = argv[2], mmproj = argv[3], kind = argv[4];
+  const bool is_image = kind == "image";
+  if (!is_image && kind != "audio") die(kind, "expected 'image' or 'audio'");
+  if ((is_image && argc != 9) || (!is_image && argc != 7)) die(kind, "wrong number of arguments");
+  const std::string out_path = argv[argc - 1];
+
+  llama_model* model = api.llama_model_load_from_file(text_model.c_str(), api.llama_model_default_params());
+  if (!model) die(text_model, "llama.cpp could not load the model");
+  mtmd_context* ctx = api.mtmd_init_from_file(mmproj.c_str(), model, api.mtmd_context_params_default());
+  if (!ctx) die(mmproj, "llama.cpp's mtmd could not load the projector");
+
+  mtmd_bitmap* bitmap = nullptr;
+  if (is_image) {
+    const long w = std::strtol(argv[5], nullptr, 10), h = std::strtol(argv[6], nullptr, 10);
+    const std::vector<char> pixels = read_all(argv[7]);
+    if (w <= 0 || h <= 0 || pixels.size() != static_cast<size_t>(w) * static_cast<size_t>(h) * 3) {
+      die(argv[7], "does not hold W×H×3 bytes");
+    }
+    bitmap = api.mtmd_bitmap_init(static_cast<uint32_t>(w), static_cast<uint32_t>(h),
+                                  reinterpret_cast<const unsigned char*>(pixels.data()));
+  } else {
+    const std::vector<char> bytes = read_all(argv[5]);
+    if (bytes.empty() || bytes.size() % sizeof(float) != 0) die(argv[5], "is not a non-empty float32 array");
+    std::vector<float> samples(bytes.size() / sizeof(float));
+    std::memcpy(samples.data(), bytes.data(), bytes.size());
+    bitmap = api.mtmd_bitmap_init_from_audio(samples.size(), samples.data());
+  }
+  if (!bitmap) die(kind, "mtmd could not take the input");
+
+  mtmd_input_chunks* chunks = api.mtmd_input_chunks_init();
+  const std::string prompt = api.mtmd_default_marker();
+  const mtmd_input_text text{prompt.c_str(), false, true};
+  const mtmd_bitmap* bitmaps[] = {bitmap};
+  if (int32_t rc = api.mtmd_tokenize(ctx, chunks, &text, bitmaps, 1); rc != 0) {
+    die(kind, "mtmd_tokenize failed with code " + std::to_string(rc));
+  }
+  const mtmd_input_chunk* media = nullptr;
+  for (size_t i = 0; i < api.mtmd_input_chunks_size(chunks); ++i) {
+    const mtmd_input_chunk* c = api.mtmd_input_chunks_get(chunks, i);
+    if (api.mtmd_input_chunk_get_type(c) == (is_image ? kImage : kAudio)) {
+      if (media) die(kind, "mtmd split the input into more than one chunk");
+      media = c;
+    }
+  }
+  if (!media) die(kind, "mtmd produced no " + kind + " chunk");
+  if (int32_t rc = api.mtmd_encode_chunk(ctx, media); rc != 0) die(kind, "mtmd_encode_chunk failed with code " + std::to_string(rc));
+  const size_t n_tokens = api.mtmd_input_chunk_get_n_tokens(media);
+  const int32_t n_embd = api.llama_model_n_embd(model);
+  const float* embd = api.mtmd_get_output_embd(ctx);
+  size_t nx = 0, ny = 0;
+  if (is_image) {
+    const mtmd_image_tokens* it = api.mtmd_input_chunk_get_tokens_image(media);
+    nx = api.mtmd_image_tokens_get_nx(it);
+    ny = api.mtmd_image_tokens_get_ny(it);
+  }
+
+  const std::string partial = out_path + ".partial";
+  {
+    std::ofstream out(partial, std::ios::binary | std::ios::trunc);
+    out.write(reinterpret_cast<const char*>(embd), static_cast<std::streamsize>(n_tokens * n_embd * sizeof(float)));
+    if (!out) die(out_path, "cannot write");
+  }
+  if (std::rename(partial.c_str(), out_path.c_str()) != 0) die(out_path, "cannot rename the finished file");
+  std::printf("{\"n_tokens\": %zu, \"n_embd\": %d, \"nx\": %zu, \"ny\": %zu}\n", n_tokens, n_embd, nx, ny);
+
+  api.mtmd_input_chunks_free(chunks);
+  api.mtmd_bitmap_free(bitmap);
+  api.mtmd_free(ctx);
+  api.llama_model_free(model);
+  return 0;
+}
