@@ -126,11 +126,14 @@ class CrosscheckMedia : public Crosscheck {
   }
 };
 
-TEST_F(CrosscheckMedia, ImageAndAudioEmbeddingsMatchLlamaCpp) {
+TEST_F(CrosscheckMedia, EmbeddingsAndLogitsMatchLlamaCppWithItsImageMask) {
+  // With the reference told to make the image block bidirectional on full layers too (as this llama.cpp build
+  // does, see the next test), everything agrees: embeddings for f32, f16 and q8_0 projectors, and the logits at
+  // every text position and at the end of each media block.
   testing::TempDir d("media_crosscheck");
   const Media m = write_media(d);
   for (const char* type : {"f32", "f16", "q8_0"}) {
-    const nlohmann::json j = run_media(m, std::string("--mmproj-type ") + type);
+    const nlohmann::json j = run_media(m, std::string("--image-attention all --mmproj-type ") + type);
     EXPECT_EQ(j["verdict"], "PASS") << type;
     EXPECT_EQ(j["exit_code"], 0) << type;
     ASSERT_EQ(j["media"].size(), 2u);
@@ -138,20 +141,47 @@ TEST_F(CrosscheckMedia, ImageAndAudioEmbeddingsMatchLlamaCpp) {
     EXPECT_EQ(j["media"][0]["llamacpp_tokens"], 280);
     EXPECT_EQ(j["media"][1]["kind"], "audio");
     EXPECT_EQ(j["media"][1]["llamacpp_tokens"], 33);  // ceil(20800 / 640), counted by llama.cpp itself
+    EXPECT_EQ(j["logits"]["verdict"], "PASS") << type;
+    std::cout << "[ llama.cpp mtmd ] logits, projector " << type << ": worst NMSE "
+              << j["logits"]["vs_f32_llamacpp_scale"]["worst_nmse"] << " over " << j["logits"]["positions"].size()
+              << " positions, top-1 " << j["logits"]["vs_f32_llamacpp_scale"]["top1_agreement"] << "\n";
   }
+}
+
+TEST_F(CrosscheckMedia, ThisLlamaCppMakesImagesBidirectionalOnFullLayersToo) {
+  // Against Hugging Face's rule (bidirectional on sliding layers only, spec §2.7) the embeddings still agree and the
+  // logits agree up to the image, then fail from the image block's last position on: llama.cpp decodes the image
+  // chunk non-causally in every layer (spec §7.3: builds before PR #28335). The JAX-style symmetric window is far
+  // off, so llama.cpp bounds the window from below, as Hugging Face does.
+  testing::TempDir d("media_crosscheck_mask");
+  const Media m = write_media(d);
+  const nlohmann::json j = run_media(m, "");
+  EXPECT_EQ(j["verdict"], "FAIL");
+  EXPECT_EQ(j["media"][0]["verdict"], "PASS");
+  EXPECT_EQ(j["media"][1]["verdict"], "PASS");
+  EXPECT_EQ(j["logits"]["verdict"], "FAIL");
+  EXPECT_EQ(j["logits"]["vs_f32_llamacpp_scale"]["first_failing_position"], j["media"][0]["last_position"]);
+  std::cout << "[ llama.cpp mtmd ] HF image mask: first failing position "
+            << j["logits"]["vs_f32_llamacpp_scale"]["first_failing_position"] << " (image block ends at "
+            << j["media"][0]["last_position"] << "), worst NMSE " << j["logits"]["vs_f32_llamacpp_scale"]["worst_nmse"]
+            << "\n";
+  const nlohmann::json sym = run_media(m, "--image-attention all --window symmetric");
+  EXPECT_EQ(sym["logits"]["verdict"], "FAIL");
+  EXPECT_GT(sym["logits"]["vs_f32_llamacpp_scale"]["worst_nmse"].get<double>(),
+            100 * j["logits"]["vs_f32_llamacpp_scale"]["worst_nmse"].get<double>());
 }
 
 TEST_F(CrosscheckMedia, WrongProjectorLayoutsAndMisalignedFramesFail) {
   testing::TempDir d("media_crosscheck_wrong");
   const Media m = write_media(d);
   for (const char* dev : {"mmproj-hwc-patches", "mmproj-pos-axes-swapped"}) {
-    const nlohmann::json j = run_media(m, std::string("--deviation ") + dev);
+    const nlohmann::json j = run_media(m, std::string("--image-attention all --deviation ") + dev);
     EXPECT_EQ(j["verdict"], "FAIL") << dev;
     EXPECT_NE(j["exit_code"], 0) << dev;
     EXPECT_EQ(j["media"][0]["verdict"], "FAIL") << dev;
     EXPECT_EQ(j["media"][1]["verdict"], "PASS") << dev;  // the audio projection is untouched
   }
-  const nlohmann::json j = run_media(m, "--deviation audio-shifted-one-sample");
+  const nlohmann::json j = run_media(m, "--image-attention all --deviation audio-shifted-one-sample");
   EXPECT_EQ(j["verdict"], "FAIL");
   EXPECT_EQ(j["media"][0]["verdict"], "PASS");
   EXPECT_EQ(j["media"][1]["verdict"], "FAIL");

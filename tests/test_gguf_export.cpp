@@ -7,7 +7,10 @@
 #include <iostream>
 #include <random>
 
+#include <fstream>
+
 #include "io/gguf.h"
+#include "prompt/tokenizer.h"
 #include "model/gguf_export.h"
 #include "model/gguf_names.h"
 #include "model/session.h"
@@ -226,6 +229,40 @@ TEST(GgufExport, PatchPermutationIsHwcToChw) {
   EXPECT_TRUE(std::all_of(seen.begin(), seen.end(), [](bool b) { return b; }));
   // CHW index ch·2304 + row·48 + col holds HWC index row·144 + col·3 + ch (spec §7.2).
   EXPECT_EQ(perm[1 * 2304 + 2 * 48 + 5], 2 * 144 + 5 * 3 + 1);
+}
+
+}  // namespace
+}  // namespace g4ref
+
+namespace g4ref {
+namespace {
+
+TEST(GgufExport, TokenizerReadBackFromTheGgufEqualsTheCheckpoints) {
+  // The vocabulary, token types and merges the exporter writes, read back as a tokenizer (load_tokenizer of a
+  // .gguf), encode and decode the bundled text and the hostile tokenizer corpus exactly as the checkpoint's
+  // tokenizer.json does.
+  const std::string ckpt = testing::tiny_checkpoint();
+  testing::TempDir d("gguf_tokenizer");
+  auto src = Model::load(ckpt);
+  const std::string gguf = d / "t.gguf";
+  export_text_gguf(*src, ckpt, GgmlType::F32, gguf);
+  auto theirs = load_tokenizer(gguf), ours = load_tokenizer(ckpt + "/tokenizer.json");
+  EXPECT_EQ(theirs->vocab_size(), ours->vocab_size());
+  size_t lines = 0, mismatches = 0;
+  for (const char* f : {G4REF_SOURCE_DIR "/datasets/synth_tokenizer_corpus.txt",
+                        G4REF_SOURCE_DIR "/tests/oracles/tokenizer_corpus.txt"}) {
+    std::ifstream in(f);
+    for (std::string line; std::getline(in, line); ++lines) {
+      const std::vector<int> ids = ours->encode(line);
+      if (theirs->encode(line) != ids || theirs->decode(ids) != ours->decode(ids)) {
+        if (++mismatches <= 5) ADD_FAILURE() << "differs on: " << line;
+      }
+    }
+  }
+  EXPECT_GT(lines, 2500u);
+  EXPECT_EQ(mismatches, 0u);
+  EXPECT_EQ(theirs->encode("<|turn>user\n<|image|>"), ours->encode("<|turn>user\n<|image|>"));
+  std::cout << "[ gguf tokenizer ] " << lines << " lines, " << mismatches << " mismatches\n";
 }
 
 }  // namespace

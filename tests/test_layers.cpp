@@ -197,6 +197,28 @@ TEST(Mask, FullLayersAreCausalOnly) {
             "11111111\n");
 }
 
+TEST(Mask, FullLayersBidirectionalInsideImagesOnlyWhenSwitched) {
+  // llama.cpp before PR #28335 (switch ImageAttention::all_layers): the image block (1..5) is bidirectional on full
+  // layers too, with no window; text and audio stay causal.
+  MaskRule r;
+  r.layer_type = LayerType::full;
+  r.window = 3;
+  r.image_attention = ImageAttention::all_layers;
+  EXPECT_EQ(mask_table(r),
+            "1.......\n"
+            "111111..\n"
+            "111111..\n"
+            "111111..\n"
+            "111111..\n"
+            "111111..\n"
+            "1111111.\n"
+            "11111111\n");
+  r.layer_type = LayerType::sliding;  // sliding layers do not change
+  MaskRule hf = r;
+  hf.image_attention = ImageAttention::sliding_layers;
+  EXPECT_EQ(mask_table(r), mask_table(hf));
+}
+
 TEST(Mask, SlidingLowerBoundWithImageBlockLongerThanWindow) {
   // Window edge: q sees k > q − 3 (q = 3 no longer sees k = 0). The image block (1..5) is bidirectional but
   // still bounded below: q = 1 sees the future keys 2..5 of its block; q = 5 does not see k = 1, 2.

@@ -4,7 +4,10 @@
 // differs): in f32 mode with llama.cpp's embedding scale (what llama.cpp means to compute) and in exact mode.
 // With --image / --audio / --video the projector is exported too (mmproj, spec §7.2) and each media item's projected
 // embeddings from llama.cpp's gemma4uv / gemma4ua graphs (mtmd, through g4ref-llamacpp) are compared with the
-// reference's on the same files; node-llama-cpp cannot take media, so such prompts compare embeddings only.
+// reference's on the same files; then the whole prompt goes through llama.cpp (g4ref-llamacpp logits: text tokens
+// with llama_decode, media with mtmd's helper) and its logits are compared at every text position and at the last
+// position of each media block.
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -34,6 +37,8 @@ struct CrosscheckArgs {
   std::string type = "f32";
   std::string kv = "f16";
   std::string mmproj_type;  // "": default_mmproj_type of --type
+  std::string window = "lower";
+  std::string image_attention = "sliding";
   std::string keep;
   double max_nmse = 0;  // 0: the default for the type (default_max_nmse)
   double min_top1 = 0.95;
@@ -164,6 +169,8 @@ double nmse_of(const Eigen::MatrixXd& ref, const Eigen::MatrixXd& cand) {
 }
 
 struct MediaReport {
+  std::string plan_line;  // the item in g4ref-llamacpp's logits plan
+  int64_t last_position = -1;  // of its placeholder run in the prompt
   std::string kind;
   int index = 0;
   int64_t tokens = 0, llama_tokens = 0;
@@ -185,6 +192,7 @@ MediaReport check_media(const Model& model, const MediaInput& m, int index, cons
     const std::vector<uint8_t> rgb = patches_to_rgb(m, model.config().vision.model_patch_size, w, h);
     std::ofstream(stem + ".rgb", std::ios::binary).write(reinterpret_cast<const char*>(rgb.data()), std::streamsize(rgb.size()));
     args = "image " + std::to_string(w) + " " + std::to_string(h) + " " + shell_quote(stem + ".rgb");
+    r.plan_line = "i " + std::to_string(w) + " " + std::to_string(h) + " " + stem + ".rgb";
   } else {
     std::vector<float> samples(m.values.begin(), m.values.end());  // the frames, zero padding included
     if (shift_audio) {  // test only: every frame starts one sample late (same length, so the same frame count)
@@ -193,6 +201,7 @@ MediaReport check_media(const Model& model, const MediaInput& m, int index, cons
     }
     std::ofstream(stem + ".f32", std::ios::binary).write(reinterpret_cast<const char*>(samples.data()), std::streamsize(samples.size() * 4));
     args = "audio " + shell_quote(stem + ".f32");
+    r.plan_line = "a " + stem + ".f32";
   }
   const std::string out = stem + ".embd.f32";
   const std::string info = run_child(shell_quote(llamacpp_program()) + " " + shell_quote(mtmd_library()) + " embed " +
@@ -285,19 +294,110 @@ void crosscheck_media(const CrosscheckArgs& a, const Model& source, const Prepar
     reports.push_back(check_media(*model, m, image ? images++ : audio++, gguf, mmproj, dir, max_nmse,
                                   has_deviation(a, "audio-shifted-one-sample")));
   }
-  bool pass = true;
+  // The whole prompt through llama.cpp: text tokens one by one, each media item as mtmd decodes it; compared at
+  // every text position and at the last position of each media block (llama.cpp gives no logits inside one).
+  std::vector<int64_t> positions;
+  std::string plan;
+  {
+    size_t item = 0;
+    for (size_t i = 0; i < p.ids.size();) {
+      if (p.token_types.empty() || p.token_types[i] == 0) {
+        plan += "t " + std::to_string(p.ids[i]) + "\n";
+        positions.push_back(static_cast<int64_t>(i));
+        ++i;
+        continue;
+      }
+      if (item >= reports.size()) fail("crosscheck", "more placeholder runs than media items");
+      size_t end = i;
+      while (end < p.ids.size() && p.token_types[end] == p.token_types[i] &&
+             static_cast<int64_t>(end - i) < p.media[item].rows) {
+        ++end;
+      }
+      reports[item].last_position = static_cast<int64_t>(end) - 1;
+      plan += reports[item++].plan_line + "\n";
+      positions.push_back(static_cast<int64_t>(end) - 1);
+      i = end;
+    }
+  }
+  const std::string plan_path = (dir / "plan.txt").string(), logits_path = (dir / "llama_logits.bin").string();
+  std::ofstream(plan_path) << plan;
+  const std::string info = run_child(shell_quote(llamacpp_program()) + " " + shell_quote(mtmd_library()) + " logits " +
+                                         shell_quote(gguf) + " " + shell_quote(mmproj) + " " + shell_quote(plan_path) +
+                                         " " + shell_quote(logits_path),
+                                     "g4ref-llamacpp logits", "see the message above");
+  Eigen::MatrixXd llama;
+  {
+    std::ifstream in(logits_path, std::ios::binary);
+    int32_t n = 0, v = 0;
+    in.read(reinterpret_cast<char*>(&n), 4).read(reinterpret_cast<char*>(&v), 4);
+    if (!in || n != static_cast<int32_t>(positions.size()) || v <= 0) fail(logits_path, "unexpected logits dump header");
+    llama.resize(n, v);
+    std::vector<float> row(static_cast<size_t>(v));
+    for (int32_t r = 0; r < n; ++r) {
+      int32_t pos = 0;
+      in.read(reinterpret_cast<char*>(&pos), 4).read(reinterpret_cast<char*>(row.data()), std::streamsize(v) * 4);
+      if (!in) fail(logits_path, "truncated logits dump");
+      if (pos != positions[static_cast<size_t>(r)]) {
+        fail(logits_path, "row " + std::to_string(r) + " is position " + std::to_string(pos) + ", expected " +
+                              std::to_string(positions[static_cast<size_t>(r)]) + " (llama.cpp placed the media otherwise)");
+      }
+      for (int32_t k = 0; k < v; ++k) llama(r, k) = row[static_cast<size_t>(k)];
+    }
+  }
+  auto reference = [&](Precision precision) {
+    RunOptions o;
+    o.precision = precision;
+    o.embed_scale = EmbedScale::llamacpp;
+    ForwardArgs f;
+    f.deviations = reference_deviations(a);
+    f.window = a.window;
+    f.image_attention = a.image_attention;
+    o.deviations = f.run_options().deviations;
+    o.window = f.run_options().window;
+    o.image_attention = f.run_options().image_attention;
+    const Eigen::MatrixXd all = make_session(*model, o)->forward(p.ids, p.token_types, LogitRows::all, p.media);
+    Eigen::MatrixXd picked(static_cast<Eigen::Index>(positions.size()), all.cols());
+    for (size_t r = 0; r < positions.size(); ++r) picked.row(static_cast<Eigen::Index>(r)) = all.row(positions[r]);
+    return picked;
+  };
+  // The projector's kernels round activations like the text model's of that type (q8_0: to 8 bits), so the logits
+  // get the looser of the two types' thresholds.
+  std::string mm_name = ggml_type_name(mm_type);
+  std::transform(mm_name.begin(), mm_name.end(), mm_name.begin(), [](unsigned char ch) { return std::tolower(ch); });
+  const double max_logits_nmse = std::max(default_max_nmse(a.type), default_max_nmse(mm_name));
+  const PositionReport vs_f32 = judge(reference(Precision::f32), llama, max_logits_nmse);
+  const PositionReport vs_exact = judge(reference(Precision::exact), llama, max_logits_nmse);
+  const bool logits_pass = vs_f32.first_failure < 0 && vs_f32.logits.top1_fraction >= a.min_top1;
+
+  bool pass = logits_pass;
   for (const MediaReport& r : reports) pass = pass && r.pass;
   if (!pass) exit_code() = 1;
+  auto first_failing = [&](const PositionReport& r) -> int64_t {
+    return r.first_failure < 0 ? -1 : positions[static_cast<size_t>(r.first_failure)];
+  };
   if (a.json) {
     nlohmann::json items = nlohmann::json::array();
     for (const MediaReport& r : reports) {
       items.push_back({{"kind", r.kind}, {"index", r.index}, {"tokens", r.tokens}, {"llamacpp_tokens", r.llama_tokens},
                        {"nmse_vs_f32", r.nmse_f32}, {"nmse_vs_exact", r.nmse_exact}, {"max_abs_vs_f32", r.max_abs},
+                       {"last_position", r.last_position},
                        {"verdict", r.pass ? "PASS" : "FAIL"}});
     }
     std::cout << nlohmann::json{{"model", a.model}, {"type", a.type}, {"mmproj_type", ggml_type_name(mm_type)},
-                                {"media", items}, {"thresholds", {{"max_embedding_nmse", max_nmse}}},
-                                {"logits", "not compared: node-llama-cpp takes no media"},
+                                {"media", items},
+                                {"logits",
+                                 {{"positions", positions},
+                                  {"total_positions", p.ids.size()},
+                                  {"kv_cache_type", "f16"},
+                                  {"llamacpp", nlohmann::json::parse(info, nullptr, false)},
+                                  {"vs_f32_llamacpp_scale",
+                                   {{"worst_nmse", vs_f32.worst_nmse}, {"nmse", vs_f32.nmse},
+                                    {"worst_kl", vs_f32.logits.max_kl}, {"top1_agreement", vs_f32.logits.top1_fraction},
+                                    {"first_failing_position", first_failing(vs_f32)}}},
+                                  {"vs_exact", {{"worst_nmse", vs_exact.worst_nmse}, {"top1_agreement", vs_exact.logits.top1_fraction}}},
+                                  {"verdict", logits_pass ? "PASS" : "FAIL"}}},
+                                {"thresholds", {{"max_embedding_nmse", max_nmse}, {"max_logits_nmse", max_logits_nmse},
+                                                {"min_top1", a.min_top1}}},
                                 {"verdict", pass ? "PASS" : "FAIL"}}
                      .dump(2)
               << "\n";
@@ -321,8 +421,14 @@ void crosscheck_media(const CrosscheckArgs& a, const Model& source, const Prepar
                 << "\n";
     }
   }
-  std::cout << "threshold: NMSE vs exact <= " << max_nmse << " (logits not compared: node-llama-cpp takes no media)\nverdict: "
-            << (pass ? "PASS" : "FAIL") << "\n";
+  std::cout << "embeddings threshold: NMSE vs exact <= " << max_nmse << "\n"
+            << "logits (KV cache f16) at " << positions.size() << " of " << p.ids.size()
+            << " positions (every text token, the last of each media block): worst NMSE vs f32 " << std::scientific
+            << std::setprecision(3) << vs_f32.worst_nmse << " (vs exact " << vs_exact.worst_nmse << "), worst KL "
+            << vs_f32.logits.max_kl << std::defaultfloat << ", top-1 " << vs_f32.logits.top1_fraction << " — "
+            << (logits_pass ? "PASS" : "FAIL");
+  if (first_failing(vs_f32) >= 0) std::cout << ", first failing position " << first_failing(vs_f32);
+  std::cout << "\nverdict: " << (pass ? "PASS" : "FAIL") << "\n";
 }
 
 void crosscheck(const CrosscheckArgs& a) {
@@ -525,6 +631,16 @@ void add_crosscheck_command(CLI::App& app) {
   llama->add_option("--mmproj-type", a->mmproj_type,
                      "with media: the projector's weight type, f32, f16, bf16 or q8_0 (default: --type, or f16 for the "
                      "4- and 6-bit types)");
+  llama->add_option("--window", a->window,
+                     "the reference's sliding window for image blocks longer than it: lower (HF, k > q-W) or "
+                     "symmetric (JAX, |q-k| < W)")
+      ->check(CLI::IsMember({"lower", "symmetric"}))
+      ->capture_default_str();
+  llama->add_option("--image-attention", a->image_attention,
+                     "where the reference makes an image block bidirectional: sliding (HF: sliding layers only) or "
+                     "all (also full layers, as llama.cpp builds before PR #28335 decode images)")
+      ->check(CLI::IsMember({"sliding", "all"}))
+      ->capture_default_str();
   llama->add_option("--max-nmse", a->max_nmse,
                      "fail a position whose logits NMSE against the f32 reference exceeds this (default: by type, "
                      "1e-5 for f32 up to 5e-3 for quantized types); with media, the embeddings' NMSE (default: by "

@@ -41,6 +41,11 @@ void ForwardArgs::add_to(CLI::App& cmd, bool with_sampling) {
   cmd.add_option("--window", window, "sliding window for image blocks: lower (HF, k > q-W) or symmetric (JAX)")
       ->check(CLI::IsMember({"lower", "symmetric"}))
       ->capture_default_str();
+  cmd.add_option("--image-attention", image_attention,
+                 "where an image block is bidirectional: sliding (HF: sliding layers only) or all (also full layers, "
+                 "as llama.cpp builds before PR #28335)")
+      ->check(CLI::IsMember({"sliding", "all"}))
+      ->capture_default_str();
   // Deliberately wrong variants (spec §8) for proving that a comparison catches and localizes each mistake.
   // Hidden from --help: they exist for tests, never for real runs.
   cmd.add_option("--deviation", deviations, "test only: a known wrong variant")
@@ -63,6 +68,7 @@ RunOptions ForwardArgs::run_options() const {
   o.threads = threads;
   o.embed_scale = embed_scale == "llamacpp" ? EmbedScale::llamacpp : EmbedScale::hf;
   o.window = window == "symmetric" ? WindowVariant::symmetric : WindowVariant::lower;
+  o.image_attention = image_attention == "all" ? ImageAttention::all_layers : ImageAttention::sliding_layers;
   for (const auto& d : deviations) {
     if (d == "norm-one-plus-w") o.deviations.norm_one_plus_w = true;
     if (d == "rope-rotated-denominator") o.deviations.rope_rotated_denominator = true;

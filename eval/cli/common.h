@@ -39,6 +39,7 @@ struct ForwardArgs {
   int threads = 0;
   std::string embed_scale = "hf";
   std::string window = "lower";
+  std::string image_attention = "sliding";
   double temperature = 0.0;
   int top_k = 64;
   double top_p = 0.95;

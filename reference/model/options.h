@@ -13,6 +13,11 @@ enum class EmbedScale { hf, llamacpp };
 // from below only (k > q − W); the official JAX code is symmetric (|q − k| < W). They differ nowhere else.
 enum class WindowVariant { lower, symmetric };
 
+// Spec §2.7 / §7.3: the same-image bidirectional rule holds on sliding layers only (Hugging Face; full layers stay
+// causal). llama.cpp builds before PR #28335 decode an image chunk non-causally in every layer, full layers too;
+// `all_layers` reproduces that, to show how much of a difference from such a build it explains.
+enum class ImageAttention { sliding_layers, all_layers };
+
 // Deliberately wrong variants, for tests that prove a comparison catches and localizes each known mistake
 // (spec §8). Never on in a real run.
 struct Deviations {
@@ -28,6 +33,7 @@ struct RunOptions {
   int threads = 0;  // 0: OpenMP's default
   EmbedScale embed_scale = EmbedScale::hf;
   WindowVariant window = WindowVariant::lower;
+  ImageAttention image_attention = ImageAttention::sliding_layers;
   Deviations deviations;
   // Testing aid: token types shape only the attention masks, and placeholder positions keep their token-table
   // rows instead of taking media features — so the masks of §2.7 can be checked against an oracle without images.

@@ -75,6 +75,7 @@ class SessionImpl final : public Session {
       rule.window = t.sliding_window;
       rule.variant = options_.window;
       rule.window_off_by_one = options_.deviations.window_off_by_one;
+      rule.image_attention = options_.image_attention;
       const std::vector<float>& inv = t.is_full(l) ? inv_full_ : inv_sliding_;
       h = decoder_layer<P>(h, w.layers[l], a, rule, inv, positions, blocks, options_.deviations, caches_[l],
                            tracer_);

@@ -261,10 +261,16 @@ class HfTokenizer final : public Tokenizer {
   explicit HfTokenizer(const std::string& path) : path_(path) {
     const MappedFile file = MappedFile::open(path);
     if (file.size() == 0) fail(path, "file is empty (expected a tokenizer.json object)");
-    const char* begin = reinterpret_cast<const char*>(file.data());
+    load(std::string_view(reinterpret_cast<const char*>(file.data()), file.size()));
+  }
+  HfTokenizer(const std::string& name, std::string_view text) : path_(name) { load(text); }
+
+ private:
+  void load(std::string_view text) {
+    const std::string& path = path_;
     json root;
     try {
-      root = json::parse(begin, begin + file.size());
+      root = json::parse(text.begin(), text.end());
     } catch (const json::exception& e) {
       fail(path, std::string("not valid JSON: ") + e.what());
     }
@@ -277,6 +283,7 @@ class HfTokenizer final : public Tokenizer {
     index_characters();
   }
 
+ public:
   std::vector<int> encode(std::string_view text) const override {
     std::vector<int> out;
     out.reserve(text.size() / 3 + 1);
@@ -631,5 +638,9 @@ class HfTokenizer final : public Tokenizer {
 }  // namespace
 
 std::unique_ptr<Tokenizer> load_hf_tokenizer(const std::string& path) { return std::make_unique<HfTokenizer>(path); }
+
+std::unique_ptr<Tokenizer> load_hf_tokenizer_text(const std::string& name, std::string_view text) {
+  return std::make_unique<HfTokenizer>(name, text);
+}
 
 }  // namespace g4ref

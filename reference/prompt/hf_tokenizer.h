@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "prompt/tokenizer.h"
 
@@ -14,5 +15,7 @@ namespace g4ref {
 // else, and any malformed or inconsistent field, is a g4ref::Error naming the file and the field.
 // The post-processor (which would add <bos>) is ignored on purpose: encode() never adds <bos>.
 std::unique_ptr<Tokenizer> load_hf_tokenizer(const std::string& path);
+// The same from tokenizer.json TEXT held in memory; NAME stands for the file in errors.
+std::unique_ptr<Tokenizer> load_hf_tokenizer_text(const std::string& name, std::string_view text);
 
 }  // namespace g4ref

@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "io/error.h"
+#include "prompt/gguf_tokenizer.h"
 #include "prompt/hf_tokenizer.h"
 #include "prompt/sentencepiece_tokenizer.h"
 
@@ -39,6 +40,7 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path) {
   }
   const std::string ext = fs::path(path).extension().string();
   if (ext == ".json") return load_hf_tokenizer(path);
+  if (ext == ".gguf") return load_gguf_tokenizer(path);
   if (ext == ".model") return load_sentencepiece_tokenizer(path);
   return looks_like_json(path) ? load_hf_tokenizer(path) : load_sentencepiece_tokenizer(path);
 }

@@ -30,8 +30,9 @@ class Tokenizer {
   virtual std::string piece(int id) const = 0;
 };
 
-// Loads PATH by what it is: a tokenizer.json (Hugging Face), a tokenizer.model (SentencePiece), or a
-// directory holding one of them (tokenizer.json preferred). Any problem is a g4ref::Error naming the file.
+// Loads PATH by what it is: a tokenizer.json (Hugging Face), a tokenizer.model (SentencePiece), a llama.cpp
+// .gguf (its tokenizer.ggml.* vocabulary and merges), or a directory holding one of the first two
+// (tokenizer.json preferred). Any problem is a g4ref::Error naming the file.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path);
 
 }  // namespace g4ref

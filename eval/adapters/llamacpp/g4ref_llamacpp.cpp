@@ -4,6 +4,9 @@
 //             library, mtmd) for one media item, written as raw float32 rows:
 //             llama_model_load_from_file -> mtmd_init_from_file -> mtmd_bitmap_init(_from_audio) -> mtmd_tokenize
 //             -> mtmd_encode_chunk (the image/audio chunk) -> mtmd_get_output_embd.
+//   logits:   a prompt mixing text tokens, images and audio clips, decoded by llama.cpp: text tokens one at a time
+//             (llama_decode), each media item as mtmd decodes it (mtmd_helper_eval_chunk_single: the embeddings at
+//             their positions, images non-causally); the logits after every text token and after every media item.
 //   quantize: llama.cpp's own quantizer (llama_model_quantize, what llama-quantize runs) on a GGUF, every tensor
 //             to one type ("pure"), so its bytes can be compared with this project's quantizers.
 //
@@ -12,16 +15,21 @@
 // C functions (LIB for embed), while node-llama-cpp's libllama exports llama_model_quantize, which that object
 // does not (LIB for quantize). This program loads LIB with dlopen. Parameter structs come from the library's own
 // *_default_params: returned and passed in memory, so a buffer larger than any version's struct holds them.
-// Only quantize writes fields, the two that lead llama_model_quantize_params in every version (nthread, ftype) and
-// `pure`; it checks the defaults it expects at those offsets first.
+// Only two structs get fields written, each checked first against the defaults expected at those offsets:
+// llama_model_quantize_params (nthread, ftype, pure) and llama_context_params (n_ctx, n_batch, n_ubatch, which lead
+// it in every version).
 //
 // Usage:
 //   g4ref-llamacpp LIB embed TEXT.gguf MMPROJ.gguf image W H PIXELS.rgb OUT.f32   (RGB uint8, row-major, W×H×3)
 //   g4ref-llamacpp LIB embed TEXT.gguf MMPROJ.gguf audio SAMPLES.f32 OUT.f32     (mono float32 at 16 kHz)
+//   g4ref-llamacpp LIB logits TEXT.gguf MMPROJ.gguf PLAN.txt OUT.bin
+//       PLAN: one item per line, "t ID" (a text token), "i W H PIXELS.rgb" (an image), "a SAMPLES.f32" (audio);
+//       OUT: int32 rows, int32 vocabulary, then per row int32 position and vocabulary float32 logits.
 //   g4ref-llamacpp LIB quantize IN.gguf OUT.gguf FTYPE                           (llama_ftype number, e.g. 7 = Q8_0)
 // embed prints one JSON line: {"n_tokens": N, "n_embd": E, "nx": .., "ny": ..}. Exit 1 with a message on failure.
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -29,6 +37,7 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -84,6 +93,17 @@ struct Api {
   size_t (*mtmd_image_tokens_get_ny)(const mtmd_image_tokens*);
   int32_t (*mtmd_encode_chunk)(mtmd_context*, const mtmd_input_chunk*);
   float* (*mtmd_get_output_embd)(mtmd_context*);
+  Params (*llama_context_default_params)();
+  struct llama_context* (*llama_init_from_model)(llama_model*, Params);
+  void (*llama_free)(struct llama_context*);
+  Params (*llama_batch_get_one)(int32_t*, int32_t);
+  int32_t (*llama_decode)(struct llama_context*, Params);
+  float* (*llama_get_logits_ith)(struct llama_context*, int32_t);
+  const void* (*llama_model_get_vocab)(const llama_model*);
+  int32_t (*llama_vocab_n_tokens)(const void*);
+  void (*mtmd_helper_log_set)(log_cb, void*);
+  int32_t (*mtmd_helper_eval_chunk_single)(mtmd_context*, struct llama_context*, const mtmd_input_chunk*, int32_t,
+                                           int32_t, int32_t, bool, int32_t*);
   Params (*llama_model_quantize_default_params)();
   uint32_t (*llama_model_quantize)(const char*, const char*, const Params*);
 };
@@ -100,7 +120,7 @@ void bind(Api& api, F& fn, const char* name) {
   fn = reinterpret_cast<F>(p);
 }
 
-Api load_api(const std::string& path, bool embed) {
+Api load_api(const std::string& path, bool embed, bool logits) {
   Api a;
   a.lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!a.lib) {
@@ -140,6 +160,18 @@ Api load_api(const std::string& path, bool embed) {
   G4REF_BIND(mtmd_image_tokens_get_ny);
   G4REF_BIND(mtmd_encode_chunk);
   G4REF_BIND(mtmd_get_output_embd);
+  if (logits) {
+    G4REF_BIND(llama_context_default_params);
+    G4REF_BIND(llama_init_from_model);
+    G4REF_BIND(llama_free);
+    G4REF_BIND(llama_batch_get_one);
+    G4REF_BIND(llama_decode);
+    G4REF_BIND(llama_get_logits_ith);
+    G4REF_BIND(llama_model_get_vocab);
+    G4REF_BIND(llama_vocab_n_tokens);
+    G4REF_BIND(mtmd_helper_eval_chunk_single);
+    G4REF_BIND(mtmd_helper_log_set);
+  }
 #undef G4REF_BIND
   return a;
 }
@@ -156,6 +188,146 @@ void quiet_log(int level, const char* text, void*) {
 }
 
 }  // namespace
+
+// The media chunk mtmd makes of one bitmap (its markers come as separate text chunks and are left out).
+struct MediaChunk {
+  mtmd_input_chunks* chunks = nullptr;
+  const mtmd_input_chunk* chunk = nullptr;
+};
+
+MediaChunk media_chunk(const Api& api, mtmd_context* ctx, mtmd_bitmap* bitmap, bool is_image) {
+  MediaChunk m;
+  m.chunks = api.mtmd_input_chunks_init();
+  const std::string prompt = api.mtmd_default_marker();
+  const mtmd_input_text text{prompt.c_str(), false, true};
+  const mtmd_bitmap* bitmaps[] = {bitmap};
+  if (int32_t rc = api.mtmd_tokenize(ctx, m.chunks, &text, bitmaps, 1); rc != 0) {
+    die(is_image ? "image" : "audio", "mtmd_tokenize failed with code " + std::to_string(rc));
+  }
+  for (size_t i = 0; i < api.mtmd_input_chunks_size(m.chunks); ++i) {
+    const mtmd_input_chunk* c = api.mtmd_input_chunks_get(m.chunks, i);
+    if (api.mtmd_input_chunk_get_type(c) == (is_image ? kImage : kAudio)) {
+      if (m.chunk) die(is_image ? "image" : "audio", "mtmd split the input into more than one chunk");
+      m.chunk = c;
+    }
+  }
+  if (!m.chunk) die(is_image ? "image" : "audio", "mtmd produced no media chunk");
+  return m;
+}
+
+mtmd_bitmap* image_bitmap(const Api& api, const std::string& w_text, const std::string& h_text, const std::string& path) {
+  const long w = std::strtol(w_text.c_str(), nullptr, 10), h = std::strtol(h_text.c_str(), nullptr, 10);
+  const std::vector<char> pixels = read_all(path);
+  if (w <= 0 || h <= 0 || pixels.size() != static_cast<size_t>(w) * static_cast<size_t>(h) * 3) {
+    die(path, "does not hold W×H×3 bytes");
+  }
+  return api.mtmd_bitmap_init(static_cast<uint32_t>(w), static_cast<uint32_t>(h),
+                              reinterpret_cast<const unsigned char*>(pixels.data()));
+}
+
+mtmd_bitmap* audio_bitmap(const Api& api, const std::string& path) {
+  const std::vector<char> bytes = read_all(path);
+  if (bytes.empty() || bytes.size() % sizeof(float) != 0) die(path, "is not a non-empty float32 array");
+  std::vector<float> samples(bytes.size() / sizeof(float));
+  std::memcpy(samples.data(), bytes.data(), bytes.size());
+  return api.mtmd_bitmap_init_from_audio(samples.size(), samples.data());
+}
+
+int logits(const Api& api, llama_model* model, mtmd_context* ctx, const std::string& plan_path, const std::string& out) {
+  struct Item {
+    char kind;
+    std::vector<std::string> args;
+  };
+  std::vector<Item> plan;
+  {
+    std::ifstream in(plan_path);
+    if (!in) die(plan_path, "cannot read the plan");
+    for (std::string line; std::getline(in, line);) {
+      if (line.empty()) continue;
+      std::istringstream ls(line);
+      Item it{};
+      ls >> it.kind;
+      for (std::string a; ls >> a;) it.args.push_back(a);
+      const size_t want = it.kind == 't' ? 1 : it.kind == 'i' ? 3 : it.kind == 'a' ? 1 : 0;
+      if (want == 0 || it.args.size() != want) die(plan_path, "bad line: " + line);
+      plan.push_back(it);
+    }
+  }
+  // Room for the whole prompt, and one ubatch holding any image whole (mtmd decodes images non-causally).
+  uint32_t n_positions = 0;
+  std::vector<MediaChunk> media;
+  std::vector<mtmd_bitmap*> bitmaps;
+  for (const Item& it : plan) {
+    if (it.kind == 't') {
+      ++n_positions;
+      continue;
+    }
+    mtmd_bitmap* b = it.kind == 'i' ? image_bitmap(api, it.args[0], it.args[1], it.args[2]) : audio_bitmap(api, it.args[0]);
+    if (!b) die(plan_path, "mtmd could not take a media item");
+    bitmaps.push_back(b);
+    media.push_back(media_chunk(api, ctx, b, it.kind == 'i'));
+    n_positions += static_cast<uint32_t>(api.mtmd_input_chunk_get_n_tokens(media.back().chunk));
+  }
+  Params cp = api.llama_context_default_params();
+  uint32_t n_ctx = 0, n_batch = 0, n_ubatch = 0;
+  std::memcpy(&n_ctx, cp.bytes, 4);
+  std::memcpy(&n_batch, cp.bytes + 4, 4);
+  std::memcpy(&n_ubatch, cp.bytes + 8, 4);
+  if (n_ctx != 512 || n_batch != 2048 || n_ubatch != 512) {
+    die("llama_context_default_params", "unexpected layout: this llama.cpp is not the version this program knows");
+  }
+  const uint32_t room = std::max<uint32_t>(512, (n_positions + 255) / 256 * 256);
+  std::memcpy(cp.bytes, &room, 4);
+  std::memcpy(cp.bytes + 4, &room, 4);
+  std::memcpy(cp.bytes + 8, &room, 4);
+  api.mtmd_helper_log_set(quiet_log, nullptr);
+  struct llama_context* lctx = api.llama_init_from_model(model, cp);
+  if (!lctx) die("llama_init_from_model", "llama.cpp could not make a context");
+  const int32_t n_vocab = api.llama_vocab_n_tokens(api.llama_model_get_vocab(model));
+
+  std::vector<std::pair<int32_t, std::vector<float>>> rows;
+  int32_t n_past = 0;
+  size_t next_media = 0;
+  for (const Item& it : plan) {
+    if (it.kind == 't') {
+      int32_t token = static_cast<int32_t>(std::strtol(it.args[0].c_str(), nullptr, 10));
+      if (int32_t rc = api.llama_decode(lctx, api.llama_batch_get_one(&token, 1)); rc != 0) {
+        die("llama_decode", "failed with code " + std::to_string(rc) + " at position " + std::to_string(n_past));
+      }
+      ++n_past;
+    } else {
+      int32_t new_n_past = 0;
+      const MediaChunk& m = media[next_media++];
+      if (int32_t rc = api.mtmd_helper_eval_chunk_single(ctx, lctx, m.chunk, n_past, 0, static_cast<int32_t>(room), true,
+                                                         &new_n_past);
+          rc != 0) {
+        die("mtmd_helper_eval_chunk_single", "failed with code " + std::to_string(rc));
+      }
+      n_past = new_n_past;
+    }
+    const float* l = api.llama_get_logits_ith(lctx, -1);
+    if (!l) die("llama_get_logits_ith", "no logits at position " + std::to_string(n_past - 1));
+    rows.emplace_back(n_past - 1, std::vector<float>(l, l + n_vocab));
+  }
+
+  const std::string partial = out + ".partial";
+  {
+    std::ofstream o(partial, std::ios::binary | std::ios::trunc);
+    const int32_t n_rows = static_cast<int32_t>(rows.size());
+    o.write(reinterpret_cast<const char*>(&n_rows), 4).write(reinterpret_cast<const char*>(&n_vocab), 4);
+    for (const auto& [pos, values] : rows) {
+      o.write(reinterpret_cast<const char*>(&pos), 4);
+      o.write(reinterpret_cast<const char*>(values.data()), static_cast<std::streamsize>(values.size() * 4));
+    }
+    if (!o) die(out, "cannot write");
+  }
+  if (std::rename(partial.c_str(), out.c_str()) != 0) die(out, "cannot rename the finished file");
+  std::printf("{\"rows\": %zu, \"n_vocab\": %d, \"positions\": %d, \"n_ctx\": %u}\n", rows.size(), n_vocab, n_past, room);
+  for (const MediaChunk& m : media) api.mtmd_input_chunks_free(m.chunks);
+  for (mtmd_bitmap* b : bitmaps) api.mtmd_bitmap_free(b);
+  api.llama_free(lctx);
+  return 0;
+}
 
 int quantize(const Api& api, const std::string& in, const std::string& out, long ftype) {
   Params p = api.llama_model_quantize_default_params();
@@ -183,68 +355,44 @@ int quantize(const Api& api, const std::string& in, const std::string& out, long
 int main(int argc, char** argv) {
   const bool is_quantize = argc == 6 && std::string(argv[2]) == "quantize";
   const bool is_embed = argc >= 8 && std::string(argv[2]) == "embed";
-  if (!is_quantize && !is_embed) {
+  const bool is_logits = argc == 7 && std::string(argv[2]) == "logits";
+  if (!is_quantize && !is_embed && !is_logits) {
     std::fprintf(stderr,
                  "usage: %s LIB embed TEXT.gguf MMPROJ.gguf image W H PIXELS.rgb OUT.f32\n"
                  "       %s LIB embed TEXT.gguf MMPROJ.gguf audio SAMPLES.f32 OUT.f32\n"
+                 "       %s LIB logits TEXT.gguf MMPROJ.gguf PLAN.txt OUT.bin\n"
                  "       %s LIB quantize IN.gguf OUT.gguf FTYPE\n",
-                 argv[0], argv[0], argv[0]);
+                 argv[0], argv[0], argv[0], argv[0]);
     return 2;
   }
-  Api api = load_api(argv[1], is_embed);
+  Api api = load_api(argv[1], !is_quantize, is_logits);
   api.llama_log_set(quiet_log, nullptr);
   api.llama_backend_init();
   if (is_quantize) return quantize(api, argv[3], argv[4], std::strtol(argv[5], nullptr, 10));
   api.mtmd_log_set(quiet_log, nullptr);
 
-  // embed
-  argv += 1;  // from here the arguments read as LIB TEXT MMPROJ KIND ...
-  argc -= 1;
-  const std::string text_model = argv[2], mmproj = argv[3], kind = argv[4];
-  const bool is_image = kind == "image";
-  if (!is_image && kind != "audio") die(kind, "expected 'image' or 'audio'");
-  if ((is_image && argc != 9) || (!is_image && argc != 7)) die(kind, "wrong number of arguments");
-  const std::string out_path = argv[argc - 1];
-
+  // embed and logits: the text model and the projector
+  const std::string text_model = argv[3], mmproj = argv[4];
   llama_model* model = api.llama_model_load_from_file(text_model.c_str(), api.llama_model_default_params());
   if (!model) die(text_model, "llama.cpp could not load the model");
   mtmd_context* ctx = api.mtmd_init_from_file(mmproj.c_str(), model, api.mtmd_context_params_default());
   if (!ctx) die(mmproj, "llama.cpp's mtmd could not load the projector");
-
-  mtmd_bitmap* bitmap = nullptr;
-  if (is_image) {
-    const long w = std::strtol(argv[5], nullptr, 10), h = std::strtol(argv[6], nullptr, 10);
-    const std::vector<char> pixels = read_all(argv[7]);
-    if (w <= 0 || h <= 0 || pixels.size() != static_cast<size_t>(w) * static_cast<size_t>(h) * 3) {
-      die(argv[7], "does not hold W×H×3 bytes");
-    }
-    bitmap = api.mtmd_bitmap_init(static_cast<uint32_t>(w), static_cast<uint32_t>(h),
-                                  reinterpret_cast<const unsigned char*>(pixels.data()));
-  } else {
-    const std::vector<char> bytes = read_all(argv[5]);
-    if (bytes.empty() || bytes.size() % sizeof(float) != 0) die(argv[5], "is not a non-empty float32 array");
-    std::vector<float> samples(bytes.size() / sizeof(float));
-    std::memcpy(samples.data(), bytes.data(), bytes.size());
-    bitmap = api.mtmd_bitmap_init_from_audio(samples.size(), samples.data());
+  if (is_logits) {
+    const int rc = logits(api, model, ctx, argv[5], argv[6]);
+    api.mtmd_free(ctx);
+    api.llama_model_free(model);
+    return rc;
   }
+
+  const std::string kind = argv[5];
+  const bool is_image = kind == "image";
+  if (!is_image && kind != "audio") die(kind, "expected 'image' or 'audio'");
+  if ((is_image && argc != 10) || (!is_image && argc != 8)) die(kind, "wrong number of arguments");
+  const std::string out_path = argv[argc - 1];
+  mtmd_bitmap* bitmap = is_image ? image_bitmap(api, argv[6], argv[7], argv[8]) : audio_bitmap(api, argv[6]);
   if (!bitmap) die(kind, "mtmd could not take the input");
-
-  mtmd_input_chunks* chunks = api.mtmd_input_chunks_init();
-  const std::string prompt = api.mtmd_default_marker();
-  const mtmd_input_text text{prompt.c_str(), false, true};
-  const mtmd_bitmap* bitmaps[] = {bitmap};
-  if (int32_t rc = api.mtmd_tokenize(ctx, chunks, &text, bitmaps, 1); rc != 0) {
-    die(kind, "mtmd_tokenize failed with code " + std::to_string(rc));
-  }
-  const mtmd_input_chunk* media = nullptr;
-  for (size_t i = 0; i < api.mtmd_input_chunks_size(chunks); ++i) {
-    const mtmd_input_chunk* c = api.mtmd_input_chunks_get(chunks, i);
-    if (api.mtmd_input_chunk_get_type(c) == (is_image ? kImage : kAudio)) {
-      if (media) die(kind, "mtmd split the input into more than one chunk");
-      media = c;
-    }
-  }
-  if (!media) die(kind, "mtmd produced no " + kind + " chunk");
+  MediaChunk mc = media_chunk(api, ctx, bitmap, is_image);
+  const mtmd_input_chunk* media = mc.chunk;
   if (int32_t rc = api.mtmd_encode_chunk(ctx, media); rc != 0) die(kind, "mtmd_encode_chunk failed with code " + std::to_string(rc));
   const size_t n_tokens = api.mtmd_input_chunk_get_n_tokens(media);
   const int32_t n_embd = api.llama_model_n_embd(model);
@@ -265,7 +413,7 @@ int main(int argc, char** argv) {
   if (std::rename(partial.c_str(), out_path.c_str()) != 0) die(out_path, "cannot rename the finished file");
   std::printf("{\"n_tokens\": %zu, \"n_embd\": %d, \"nx\": %zu, \"ny\": %zu}\n", n_tokens, n_embd, nx, ny);
 
-  api.mtmd_input_chunks_free(chunks);
+  api.mtmd_input_chunks_free(mc.chunks);
   api.mtmd_bitmap_free(bitmap);
   api.mtmd_free(ctx);
   api.llama_model_free(model);
