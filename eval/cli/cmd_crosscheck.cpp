@@ -39,6 +39,7 @@ struct CrosscheckArgs {
   std::string mmproj_type;  // "": default_mmproj_type of --type
   std::string window = "lower";
   std::string image_attention = "sliding";
+  bool embeddings_only = false;
   std::string keep;
   double max_nmse = 0;  // 0: the default for the type (default_max_nmse)
   double min_top1 = 0.95;
@@ -77,6 +78,25 @@ std::string adapter_dir() {
   if (const char* d = std::getenv("G4REF_LLAMACPP_ADAPTER")) return d;
   return G4REF_SOURCE_DIR "/eval/adapters/llamacpp";
 }
+
+// The directory a cross-check writes its files to: KEEP when given (and kept), else a fresh temporary one that is
+// removed when the check ends, however it ends.
+struct WorkDir {
+  std::filesystem::path path;
+  bool keep;
+  WorkDir(const std::string& keep_dir, const std::string& tag)
+      : path(keep_dir.empty() ? std::filesystem::temp_directory_path() / (tag + std::to_string(::getpid()))
+                              : std::filesystem::path(keep_dir)),
+        keep(!keep_dir.empty()) {
+    std::filesystem::create_directories(path);
+  }
+  WorkDir(const WorkDir&) = delete;
+  WorkDir& operator=(const WorkDir&) = delete;
+  ~WorkDir() {
+    std::error_code ec;
+    if (!keep) std::filesystem::remove_all(path, ec);
+  }
+};
 
 std::string shell_quote(const std::string& s) {
   std::string q = "'";
@@ -260,6 +280,16 @@ PositionReport judge(const Eigen::MatrixXd& ref, const Eigen::MatrixXd& llama, d
   return r;
 }
 
+nlohmann::json media_json(const std::vector<MediaReport>& reports) {
+  nlohmann::json items = nlohmann::json::array();
+  for (const MediaReport& r : reports) {
+    items.push_back({{"kind", r.kind}, {"index", r.index}, {"tokens", r.tokens}, {"llamacpp_tokens", r.llama_tokens},
+                     {"nmse_vs_f32", r.nmse_f32}, {"nmse_vs_exact", r.nmse_exact}, {"max_abs_vs_f32", r.max_abs},
+                     {"last_position", r.last_position}, {"verdict", r.pass ? "PASS" : "FAIL"}});
+  }
+  return items;
+}
+
 bool has_deviation(const CrosscheckArgs& a, const std::string& name) {
   return std::find(a.deviations.begin(), a.deviations.end(), name) != a.deviations.end();
 }
@@ -271,6 +301,18 @@ std::vector<std::string> reference_deviations(const CrosscheckArgs& a) {
     if (x.rfind("mmproj-", 0) != 0 && x.rfind("audio-", 0) != 0) d.push_back(x);
   }
   return d;
+}
+
+// The reference as the cross-check runs it: llama.cpp's embedding scale, the chosen mask variants and deviations.
+RunOptions reference_options(const CrosscheckArgs& a, Precision precision) {
+  ForwardArgs f;
+  f.deviations = reference_deviations(a);
+  f.window = a.window;
+  f.image_attention = a.image_attention;
+  RunOptions o = f.run_options();
+  o.precision = precision;
+  o.embed_scale = EmbedScale::llamacpp;
+  return o;
 }
 
 void crosscheck_media(const CrosscheckArgs& a, const Model& source, const PreparedPrompt& p,
@@ -296,6 +338,27 @@ void crosscheck_media(const CrosscheckArgs& a, const Model& source, const Prepar
   }
   // The whole prompt through llama.cpp: text tokens one by one, each media item as mtmd decodes it; compared at
   // every text position and at the last position of each media block (llama.cpp gives no logits inside one).
+  if (a.embeddings_only) {
+    bool pass = true;
+    for (const MediaReport& r : reports) pass = pass && r.pass;
+    if (!pass) exit_code() = 1;
+    const nlohmann::json items = media_json(reports);
+    if (a.json) {
+      std::cout << nlohmann::json{{"model", a.model}, {"mmproj_type", ggml_type_name(mm_type)}, {"media", items},
+                                  {"logits", "not compared (--embeddings-only)"},
+                                  {"thresholds", {{"max_embedding_nmse", max_nmse}}}, {"verdict", pass ? "PASS" : "FAIL"}}
+                       .dump(2)
+                << "\n";
+    } else {
+      for (const MediaReport& r : reports) {
+        std::cout << r.kind << " " << r.index << ": " << r.tokens << " tokens (llama.cpp " << r.llama_tokens
+                  << "), NMSE vs exact " << r.nmse_exact << ", vs f32 " << r.nmse_f32 << ", max |diff| " << r.max_abs
+                  << " — " << (r.pass ? "PASS" : "FAIL") << "\n";
+      }
+      std::cout << "verdict: " << (pass ? "PASS" : "FAIL") << " (embeddings only)\n";
+    }
+    return;
+  }
   std::vector<int64_t> positions;
   std::string plan;
   {
@@ -345,17 +408,7 @@ void crosscheck_media(const CrosscheckArgs& a, const Model& source, const Prepar
     }
   }
   auto reference = [&](Precision precision) {
-    RunOptions o;
-    o.precision = precision;
-    o.embed_scale = EmbedScale::llamacpp;
-    ForwardArgs f;
-    f.deviations = reference_deviations(a);
-    f.window = a.window;
-    f.image_attention = a.image_attention;
-    o.deviations = f.run_options().deviations;
-    o.window = f.run_options().window;
-    o.image_attention = f.run_options().image_attention;
-    const Eigen::MatrixXd all = make_session(*model, o)->forward(p.ids, p.token_types, LogitRows::all, p.media);
+    const Eigen::MatrixXd all = make_session(*model, reference_options(a, precision))->forward(p.ids, p.token_types, LogitRows::all, p.media);
     Eigen::MatrixXd picked(static_cast<Eigen::Index>(positions.size()), all.cols());
     for (size_t r = 0; r < positions.size(); ++r) picked.row(static_cast<Eigen::Index>(r)) = all.row(positions[r]);
     return picked;
@@ -376,13 +429,7 @@ void crosscheck_media(const CrosscheckArgs& a, const Model& source, const Prepar
     return r.first_failure < 0 ? -1 : positions[static_cast<size_t>(r.first_failure)];
   };
   if (a.json) {
-    nlohmann::json items = nlohmann::json::array();
-    for (const MediaReport& r : reports) {
-      items.push_back({{"kind", r.kind}, {"index", r.index}, {"tokens", r.tokens}, {"llamacpp_tokens", r.llama_tokens},
-                       {"nmse_vs_f32", r.nmse_f32}, {"nmse_vs_exact", r.nmse_exact}, {"max_abs_vs_f32", r.max_abs},
-                       {"last_position", r.last_position},
-                       {"verdict", r.pass ? "PASS" : "FAIL"}});
-    }
+    const nlohmann::json items = media_json(reports);
     std::cout << nlohmann::json{{"model", a.model}, {"type", a.type}, {"mmproj_type", ggml_type_name(mm_type)},
                                 {"media", items},
                                 {"logits",
@@ -435,19 +482,11 @@ void crosscheck(const CrosscheckArgs& a) {
   namespace fs = std::filesystem;
   auto source = Model::load(a.model);
   const PreparedPrompt p = a.prompt.prepare(a.model, source->config());
-  const fs::path dir = a.keep.empty() ? fs::temp_directory_path() / ("g4ref_crosscheck_" + std::to_string(::getpid()))
-                                      : fs::path(a.keep);
-  fs::create_directories(dir);
-  struct Cleanup {
-    fs::path dir;
-    bool keep;
-    ~Cleanup() {
-      if (!keep) fs::remove_all(dir);
-    }
-  } cleanup{dir, !a.keep.empty()};
+  const WorkDir work(a.keep, "g4ref_crosscheck_");
+  const fs::path& dir = work.path;
 
   const std::string gguf = (dir / "model.gguf").string();
-  export_text_gguf(*source, a.model, parse_gguf_export_type(a.type), gguf);
+  export_text_gguf(*source, a.prompt.tokenizer.empty() ? a.model : a.prompt.tokenizer, parse_gguf_export_type(a.type), gguf);
   if (!p.media.empty()) {
     crosscheck_media(a, *source, p, dir, gguf);
     return;
@@ -474,13 +513,7 @@ void crosscheck(const CrosscheckArgs& a) {
   // The reference on the same GGUF weights.
   auto model = Model::load(gguf);
   auto reference = [&](Precision precision) {
-    RunOptions o;
-    o.precision = precision;
-    o.embed_scale = EmbedScale::llamacpp;
-    ForwardArgs f;
-    f.deviations = reference_deviations(a);
-    o.deviations = f.run_options().deviations;
-    return make_session(*model, o)->forward(p.ids, p.token_types, LogitRows::all);
+    return make_session(*model, reference_options(a, precision))->forward(p.ids, p.token_types, LogitRows::all);
   };
   const Eigen::MatrixXd ref_f32 = reference(Precision::f32);
   const Eigen::MatrixXd ref_exact = reference(Precision::exact);
@@ -544,16 +577,8 @@ void crosscheck_quantize(const QuantizeArgs& a) {
   namespace fs = std::filesystem;
   const GgmlType type = parse_gguf_export_type(a.type);
   auto source = Model::load(a.model);
-  const fs::path dir = a.keep.empty() ? fs::temp_directory_path() / ("g4ref_quantize_" + std::to_string(::getpid()))
-                                      : fs::path(a.keep);
-  fs::create_directories(dir);
-  struct Cleanup {
-    fs::path dir;
-    bool keep;
-    ~Cleanup() {
-      if (!keep) fs::remove_all(dir);
-    }
-  } cleanup{dir, !a.keep.empty()};
+  const WorkDir work(a.keep, "g4ref_quantize_");
+  const fs::path& dir = work.path;
   const std::string f32 = (dir / "f32.gguf").string(), theirs = (dir / "llamacpp.gguf").string(),
                     ours = (dir / "g4ref.gguf").string();
   export_text_gguf(*source, a.model, GgmlType::F32, f32);
@@ -641,6 +666,9 @@ void add_crosscheck_command(CLI::App& app) {
                      "all (also full layers, as llama.cpp builds before PR #28335 decode images)")
       ->check(CLI::IsMember({"sliding", "all"}))
       ->capture_default_str();
+  llama->add_flag("--embeddings-only", a->embeddings_only,
+                   "with media: compare the projected embeddings only, not the logits (for models too large to run "
+                   "the whole prompt in exact mode)");
   llama->add_option("--max-nmse", a->max_nmse,
                      "fail a position whose logits NMSE against the f32 reference exceeds this (default: by type, "
                      "1e-5 for f32 up to 5e-3 for quantized types); with media, the embeddings' NMSE (default: by "
