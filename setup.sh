@@ -12,7 +12,7 @@ packages=(
   # libraries of the reference
   libeigen3-dev libomp-dev nlohmann-json3-dev libcli11-dev libfmt-dev
   libsentencepiece-dev sentencepiece libstb-dev
-  libsndfile1-dev libsoxr-dev
+  libsndfile1-dev libsoxr-dev libexif-dev
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev

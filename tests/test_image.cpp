@@ -7,7 +7,9 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <iterator>
 #include <fstream>
 #include <sstream>
 
@@ -781,6 +783,47 @@ TEST(ImageCli, InspectImage) {
   EXPECT_NE(out.find("none.png: cannot open"), std::string::npos) << out;
   EXPECT_NE(testing::run_command(std::string(G4REF_CLI) + " inspect-image " + path + " --image-tokens 100 2>&1", &out),
             0);
+}
+
+TEST(ImageDecode, ExifOrientationAsPilsExifTranspose) {
+  // Hugging Face's load_image turns images upright with PIL's ImageOps.exif_transpose. Oracle: Debian's Pillow
+  // writes a 40×24 image under each EXIF orientation 1–8, as PNG (eXIf chunk) and JPEG (APP1), and what
+  // exif_transpose makes of each. PNG is lossless, so equal means identical; JPEG decoders differ in rounding (stb
+  // vs libjpeg-turbo, ≤ 3 levels), while a wrong rotation or mirror moves pixels by up to 255.
+  if (pil_python().empty()) GTEST_SKIP() << "/usr/bin/python3 cannot import PIL and numpy (run setup.sh)";
+  testing::TempDir d("exif");
+  std::string out;
+  ASSERT_EQ(testing::run_command(pil_python() + " " G4REF_SOURCE_DIR "/tests/oracles/pil_exif.py " + d.str() + " 2>&1", &out), 0)
+      << out;
+  for (int o = 1; o <= 8; ++o) {
+    for (const char* ext : {"png", "jpg"}) {
+      std::string name = "o";
+      name += std::to_string(o);
+      name += '.';
+      name += ext;
+      const std::string file = d / name;
+      std::ifstream in(file + ".rgb", std::ios::binary);
+      int w = 0, h = 0;
+      in >> w >> h;
+      in.get();
+      std::vector<uint8_t> want(static_cast<size_t>(w) * h * 3);
+      in.read(reinterpret_cast<char*>(want.data()), static_cast<std::streamsize>(want.size()));
+      ASSERT_TRUE(in) << file;
+      std::ifstream raw(file, std::ios::binary);
+      const std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(raw)), {});
+      EXPECT_EQ(exif_orientation(bytes), o) << file;
+      const RgbImage got = decode_image(file);
+      ASSERT_EQ(got.width, w) << file;
+      ASSERT_EQ(got.height, h) << file;
+      int worst = 0;
+      for (size_t i = 0; i < want.size(); ++i) worst = std::max(worst, std::abs(int(got.rgb[i]) - int(want[i])));
+      EXPECT_LE(worst, std::string(ext) == "png" ? 0 : 3) << file;
+      // Ignoring the tag keeps the stored pixels: the stored size is 40×24.
+      const RgbImage stored = decode_image(file, AlphaMode::drop, {}, ExifOrientation::ignore);
+      EXPECT_EQ(stored.width, 40) << file;
+      EXPECT_EQ(stored.height, 24) << file;
+    }
+  }
 }
 
 }  // namespace

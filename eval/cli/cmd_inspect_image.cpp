@@ -1,7 +1,9 @@
 // g4ref inspect-image: what the image front end (spec §3.1) makes of a file — its size, the target size
 // the budget rule gives, whether it is resampled, the soft-token count and the 48×48 patch grid — and,
 // on request, the resized image as a PNG (bit-identical to Pillow's bicubic resize).
+#include <fstream>
 #include <iostream>
+#include <iterator>
 
 #include "cli/common.h"
 #include "preprocess/image.h"
@@ -21,6 +23,8 @@ struct InspectImageArgs {
 void inspect_image(const InspectImageArgs& args) {
   const AlphaMode alpha = args.alpha == "composite" ? AlphaMode::composite_white : AlphaMode::drop;
   const PreparedImage p = prepare_image(args.file, args.budget, alpha);
+  std::ifstream in(args.file, std::ios::binary);
+  const int orientation = exif_orientation(std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {}));
   if (!args.resized_out.empty()) write_png(args.resized_out, p.resized);
   const int patch = p.patches.patch;
 
@@ -28,6 +32,7 @@ void inspect_image(const InspectImageArgs& args) {
     nlohmann::json j = {{"file", args.file},
                         {"alpha", args.alpha},
                         {"budget", args.budget},
+                        {"exif_orientation", orientation},
                         {"original", {{"height", p.orig_h}, {"width", p.orig_w}}},
                         {"target", {{"height", p.target.height}, {"width", p.target.width}}},
                         {"resampled", p.resampled},
@@ -40,7 +45,9 @@ void inspect_image(const InspectImageArgs& args) {
     return;
   }
   std::cout << "file          " << args.file << "\n"
-            << "original      " << p.orig_h << " × " << p.orig_w << " (height × width), alpha " << args.alpha << "\n"
+            << "original      " << p.orig_h << " × " << p.orig_w << " (height × width"
+            << (orientation > 1 ? ", upright after EXIF orientation " + std::to_string(orientation) : std::string())
+            << "), alpha " << args.alpha << "\n"
             << "budget        " << args.budget << " soft tokens\n"
             << "target        " << p.target.height << " × " << p.target.width << ", "
             << (p.resampled ? "resampled (bicubic, antialiased, as Pillow)" : "not resampled (a fixed point of the size rule)")

@@ -4,6 +4,8 @@
 // (see resize_bicubic below).
 #include "preprocess/image.h"
 
+#include <libexif/exif-data.h>
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -244,8 +246,67 @@ uint8_t composite_over_white(uint8_t c, uint8_t alpha) {
   return static_cast<uint8_t>((((tmp >> 8) + tmp) >> 8) >> kBits);
 }
 
+int exif_orientation(const std::vector<uint8_t>& bytes) {
+  std::vector<uint8_t> block;  // what libexif reads: a JPEG stream (it finds APP1 itself), or "Exif\0\0" + TIFF data
+  if (bytes.size() > 3 && bytes[0] == 0xFF && bytes[1] == 0xD8) {
+    block = bytes;
+  } else if (is_png(bytes)) {
+    for (size_t at = 8; at + 12 <= bytes.size();) {  // chunks: u32 length, type, data, crc
+      const uint32_t len = (uint32_t(bytes[at]) << 24) | (uint32_t(bytes[at + 1]) << 16) | (uint32_t(bytes[at + 2]) << 8) |
+                           uint32_t(bytes[at + 3]);
+      if (len > bytes.size() - at - 12) break;
+      if (std::memcmp(&bytes[at + 4], "eXIf", 4) == 0) {
+        static const uint8_t header[] = {'E', 'x', 'i', 'f', 0, 0};
+        block.assign(header, header + 6);
+        block.insert(block.end(), bytes.begin() + static_cast<std::ptrdiff_t>(at + 8),
+                     bytes.begin() + static_cast<std::ptrdiff_t>(at + 8 + len));
+        break;
+      }
+      if (std::memcmp(&bytes[at + 4], "IDAT", 4) == 0) break;  // eXIf must come before the image data
+      at += 12 + len;
+    }
+  }
+  if (block.empty() || block.size() > std::numeric_limits<unsigned int>::max()) return 1;
+  ExifData* data = exif_data_new_from_data(block.data(), static_cast<unsigned int>(block.size()));
+  if (!data) return 1;
+  int orientation = 1;
+  // Orientation lives in IFD 0, where PIL reads it.
+  if (ExifEntry* e = exif_content_get_entry(data->ifd[EXIF_IFD_0], EXIF_TAG_ORIENTATION);
+      e && e->format == EXIF_FORMAT_SHORT && e->components >= 1 && e->data) {
+    orientation = exif_get_short(e->data, exif_data_get_byte_order(data));
+  }
+  exif_data_unref(data);
+  return orientation >= 1 && orientation <= 8 ? orientation : 1;
+}
+
+RgbImage apply_orientation(const RgbImage& in, int orientation) {
+  if (orientation <= 1 || orientation > 8) return in;
+  const int W = in.width, H = in.height;
+  const bool swap = orientation >= 5;  // 5–8 exchange width and height
+  RgbImage out;
+  out.width = swap ? H : W;
+  out.height = swap ? W : H;
+  out.rgb.resize(in.rgb.size());
+  for (int r = 0; r < out.height; ++r) {
+    for (int c = 0; c < out.width; ++c) {
+      int sr = r, sc = c;  // the source pixel of output pixel (r, c)
+      switch (orientation) {
+        case 2: sc = W - 1 - c; break;                    // FLIP_LEFT_RIGHT
+        case 3: sr = H - 1 - r, sc = W - 1 - c; break;    // ROTATE_180
+        case 4: sr = H - 1 - r; break;                    // FLIP_TOP_BOTTOM
+        case 5: sr = c, sc = r; break;                    // TRANSPOSE
+        case 6: sr = H - 1 - c, sc = r; break;            // ROTATE_270 (90° clockwise)
+        case 7: sr = H - 1 - c, sc = W - 1 - r; break;    // TRANSVERSE
+        case 8: sr = c, sc = W - 1 - r; break;            // ROTATE_90 (90° counter-clockwise)
+      }
+      std::memcpy(&out.rgb[(size_t(r) * out.width + c) * 3], &in.rgb[(size_t(sr) * W + sc) * 3], 3);
+    }
+  }
+  return out;
+}
+
 RgbImage decode_image_bytes(const std::vector<uint8_t>& bytes, const std::string& name, AlphaMode alpha,
-                            const DecodeLimits& limits) {
+                            const DecodeLimits& limits, ExifOrientation orientation) {
   if (bytes.empty()) fail(name, "empty file (0 bytes), not an image");
   if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
     fail(name, "file of " + std::to_string(bytes.size()) + " bytes is larger than the decoder accepts (2 GiB)");
@@ -307,10 +368,12 @@ RgbImage decode_image_bytes(const std::vector<uint8_t>& bytes, const std::string
       for (int ch = 0; ch < 3; ++ch) out.rgb[3 * i + ch] = composite_over_white(p[4 * i + ch], a);
     }
   }
+  if (orientation == ExifOrientation::apply) return apply_orientation(out, exif_orientation(bytes));
   return out;
 }
 
-RgbImage decode_image(const std::string& path, AlphaMode alpha, const DecodeLimits& limits) {
+RgbImage decode_image(const std::string& path, AlphaMode alpha, const DecodeLimits& limits,
+                      ExifOrientation orientation) {
   std::error_code ec;
   const fs::file_status st = fs::status(path, ec);
   if (ec || !fs::exists(st)) fail(path, "cannot open: no such file");
@@ -327,7 +390,7 @@ RgbImage decode_image(const std::string& path, AlphaMode alpha, const DecodeLimi
   if (size > 0 && !in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(size))) {
     fail(path, "read error");
   }
-  return decode_image_bytes(bytes, path, alpha, limits);
+  return decode_image_bytes(bytes, path, alpha, limits, orientation);
 }
 
 void write_png(const std::string& path, int width, int height, int channels, const uint8_t* pixels) {

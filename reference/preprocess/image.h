@@ -32,13 +32,27 @@ struct DecodeLimits {
   int64_t max_file_bytes = int64_t(1) << 30;  // the file is read into memory once
 };
 
+// An EXIF orientation tag (JPEG APP1, PNG eXIf) turns the decoded pixels upright, as Hugging Face's load_image
+// does with PIL's ImageOps.exif_transpose; `ignore` keeps the stored orientation (the official JAX code reads
+// pixels as stored).
+enum class ExifOrientation { apply, ignore };
+
 // Decodes PNG, JPEG (baseline and progressive), BMP, GIF (first frame), PNM (PPM/PGM) and TGA to RGB.
 // Every failure — missing or empty file, unknown format, a declared size over the limits, corrupt or
 // truncated data — is a g4ref::Error whose message starts with the path.
-RgbImage decode_image(const std::string& path, AlphaMode alpha = AlphaMode::drop, const DecodeLimits& limits = {});
+RgbImage decode_image(const std::string& path, AlphaMode alpha = AlphaMode::drop, const DecodeLimits& limits = {},
+                      ExifOrientation orientation = ExifOrientation::apply);
 // The same from bytes already in memory; `name` stands for the file in error messages.
 RgbImage decode_image_bytes(const std::vector<uint8_t>& bytes, const std::string& name,
-                            AlphaMode alpha = AlphaMode::drop, const DecodeLimits& limits = {});
+                            AlphaMode alpha = AlphaMode::drop, const DecodeLimits& limits = {},
+                            ExifOrientation orientation = ExifOrientation::apply);
+
+// The EXIF orientation (1–8; 1 = as stored) of a JPEG's APP1 segment or a PNG's eXIf chunk, read with libexif;
+// 1 when there is none or it is not a valid value (PIL ignores those too).
+int exif_orientation(const std::vector<uint8_t>& bytes);
+// PIL's exif_transpose for ORIENTATION: 2 mirror, 3 rotate 180°, 4 flip, 5 transpose, 6 rotate 90° clockwise,
+// 7 transverse, 8 rotate 90° counter-clockwise.
+RgbImage apply_orientation(const RgbImage& image, int orientation);
 
 // One colour channel of PIL's alpha_composite of (c, alpha) over opaque white.
 uint8_t composite_over_white(uint8_t c, uint8_t alpha);
