@@ -187,6 +187,46 @@ TEST_F(CrosscheckMedia, WrongProjectorLayoutsAndMisalignedFramesFail) {
   EXPECT_EQ(j["media"][1]["verdict"], "FAIL");
 }
 
+TEST_F(CrosscheckMedia, VideoFramesAndLlamaCppsFlashAttentionDrift) {
+  // A 5 s clip of 480×336 frames (made by the ffmpeg command line): 32 sampled frames, each a 70-patch fixed point
+  // of the size rule at the per-frame budget, so llama.cpp takes each as it is; 2,554 positions in all. With flash
+  // attention off every compared position agrees; with llama.cpp's default (auto = on for the CPU) the error grows
+  // with the context, from ~1e-6 after the first frame to ~1e-3 at the end: its CPU kernel accumulates in f16.
+  std::string out;
+  if (testing::run_command("ffmpeg -version 2>/dev/null", &out) != 0) GTEST_SKIP() << "no ffmpeg command line";
+  testing::TempDir d("media_crosscheck_video");
+  const std::string clip = d / "clip.mp4";
+  ASSERT_EQ(testing::run_command("ffmpeg -loglevel error -y -f lavfi -i testsrc=size=480x336:rate=8 -t 5 -pix_fmt yuv420p "
+                                 "-c:v libx264 -qp 0 " + clip + " 2>&1", &out), 0) << out;
+  auto run_video = [&](const std::string& extra) {
+    const std::string cmd = std::string(G4REF_CLI) + " crosscheck llamacpp --model " + testing::tiny_checkpoint() +
+                            " --prompt 'What happens?' --video " + clip + " --image-attention all --json " + extra;
+    const int rc = testing::run_command(cmd, &out);
+    nlohmann::json j = nlohmann::json::parse(out, nullptr, false);
+    EXPECT_FALSE(j.is_discarded()) << cmd << "\n" << out;
+    if (j.is_discarded()) return nlohmann::json::object();
+    j["exit_code"] = rc;
+    const auto& nmse = j["logits"]["vs_f32_llamacpp_scale"]["nmse"];
+    std::cout << "[ llama.cpp mtmd ] video, " << extra << ": " << j["media"].size() << " frames, logits at "
+              << nmse.size() << " positions, NMSE first " << nmse.front() << ", last " << nmse.back() << ", worst "
+              << j["logits"]["vs_f32_llamacpp_scale"]["worst_nmse"] << ", " << j["verdict"] << "\n";
+    return j;
+  };
+  const nlohmann::json off = run_video("--flash-attn off --kv f32");
+  EXPECT_EQ(off["verdict"], "PASS");
+  ASSERT_EQ(off["media"].size(), 32u);
+  for (const auto& frame : off["media"]) {
+    EXPECT_EQ(frame["tokens"], 70);
+    EXPECT_EQ(frame["llamacpp_tokens"], 70);
+  }
+  const nlohmann::json on = run_video("--flash-attn auto");
+  EXPECT_EQ(on["verdict"], "FAIL");
+  EXPECT_EQ(on["logits"]["verdict"], "FAIL");
+  const auto& nmse = on["logits"]["vs_f32_llamacpp_scale"]["nmse"];
+  ASSERT_FALSE(nmse.empty());
+  EXPECT_GT(nmse.back().get<double>(), 100 * nmse.front().get<double>());
+}
+
 // Our quantizers against llama.cpp's own (llama_model_quantize, "pure"), on the same f32 GGUF: every tensor both
 // store in one type must be byte-identical. The tiny model's rows (64, 128) are not whole K-quant blocks, so Q4_K
 // and Q6_K are checked on the small preset (rows of 512 and 2048), where every weight is stored in them.

@@ -262,6 +262,8 @@ TEST(GgufExport, TokenizerReadBackFromTheGgufEqualsTheCheckpoints) {
   EXPECT_GT(lines, 2500u);
   EXPECT_EQ(mismatches, 0u);
   EXPECT_EQ(theirs->encode("<|turn>user\n<|image|>"), ours->encode("<|turn>user\n<|image|>"));
+  // The one eos id the GGUF holds, plus <turn|> found by its spelling: the checkpoint's [<eos>, <turn|>] again.
+  EXPECT_EQ(Model::load(gguf)->config().text.eos_token_ids, src->config().text.eos_token_ids);
   std::cout << "[ gguf tokenizer ] " << lines << " lines, " << mismatches << " mismatches\n";
 }
 

@@ -40,6 +40,7 @@ struct CrosscheckArgs {
   std::string window = "lower";
   std::string image_attention = "sliding";
   bool embeddings_only = false;
+  std::string flash_attn = "auto";
   std::string keep;
   double max_nmse = 0;  // 0: the default for the type (default_max_nmse)
   double min_top1 = 0.95;
@@ -386,7 +387,7 @@ void crosscheck_media(const CrosscheckArgs& a, const Model& source, const Prepar
   std::ofstream(plan_path) << plan;
   const std::string info = run_child(shell_quote(llamacpp_program()) + " " + shell_quote(mtmd_library()) + " logits " +
                                          shell_quote(gguf) + " " + shell_quote(mmproj) + " " + shell_quote(plan_path) +
-                                         " " + shell_quote(logits_path),
+                                         " " + shell_quote(logits_path) + " " + a.flash_attn + " " + a.kv,
                                      "g4ref-llamacpp logits", "see the message above");
   Eigen::MatrixXd llama;
   {
@@ -435,7 +436,8 @@ void crosscheck_media(const CrosscheckArgs& a, const Model& source, const Prepar
                                 {"logits",
                                  {{"positions", positions},
                                   {"total_positions", p.ids.size()},
-                                  {"kv_cache_type", "f16"},
+                                  {"kv_cache_type", a.kv},
+                                  {"flash_attention", a.flash_attn},
                                   {"llamacpp", nlohmann::json::parse(info, nullptr, false)},
                                   {"vs_f32_llamacpp_scale",
                                    {{"worst_nmse", vs_f32.worst_nmse}, {"nmse", vs_f32.nmse},
@@ -469,7 +471,7 @@ void crosscheck_media(const CrosscheckArgs& a, const Model& source, const Prepar
     }
   }
   std::cout << "embeddings threshold: NMSE vs exact <= " << max_nmse << "\n"
-            << "logits (KV cache f16) at " << positions.size() << " of " << p.ids.size()
+            << "logits (KV cache " << a.kv << ", flash attention " << a.flash_attn << ") at " << positions.size() << " of " << p.ids.size()
             << " positions (every text token, the last of each media block): worst NMSE vs f32 " << std::scientific
             << std::setprecision(3) << vs_f32.worst_nmse << " (vs exact " << vs_exact.worst_nmse << "), worst KL "
             << vs_f32.logits.max_kl << std::defaultfloat << ", top-1 " << vs_f32.logits.top1_fraction << " — "
@@ -650,7 +652,7 @@ void add_crosscheck_command(CLI::App& app) {
   llama->add_option("--type", a->type, "GGUF weight type")
       ->check(CLI::IsMember({"f32", "f16", "bf16", "q8_0", "q4_0", "q4_k", "q6_k"}))
       ->capture_default_str();
-  llama->add_option("--kv", a->kv, "llama.cpp's KV-cache type (f16 is its default)")
+  llama->add_option("--kv", a->kv, "llama.cpp's KV-cache type (f16 is its default); also for prompts with media")
       ->check(CLI::IsMember({"f16", "f32"}))
       ->capture_default_str();
   llama->add_option("--mmproj-type", a->mmproj_type,
@@ -665,6 +667,11 @@ void add_crosscheck_command(CLI::App& app) {
                      "where the reference makes an image block bidirectional: sliding (HF: sliding layers only) or "
                      "all (also full layers, as llama.cpp builds before PR #28335 decode images)")
       ->check(CLI::IsMember({"sliding", "all"}))
+      ->capture_default_str();
+  llama->add_option("--flash-attn", a->flash_attn,
+                     "with media: llama.cpp's flash attention, auto (its default: on for the CPU), on or off; its CPU "
+                     "kernel accumulates in f16 and drifts with the context length")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
       ->capture_default_str();
   llama->add_flag("--embeddings-only", a->embeddings_only,
                    "with media: compare the projected embeddings only, not the logits (for models too large to run "

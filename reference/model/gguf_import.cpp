@@ -123,6 +123,12 @@ ModelConfig config_from_gguf(const GgufFile& f) {
     set("<|audio>", c.boa_token_id);
     set("<audio|>", c.eoa_token_id);
     set("<|audio|>", c.audio_token_id);
+    // A GGUF keeps one eos id. The instruction-tuned generation_config also ends a turn at <turn|> (spec §5), and
+    // llama.cpp treats <turn|> as end of generation for gemma4 by its spelling; do the same.
+    if (auto it = ids.find("<turn|>"); it != ids.end() &&
+        std::find(t.eos_token_ids.begin(), t.eos_token_ids.end(), it->second) == t.eos_token_ids.end()) {
+      t.eos_token_ids.push_back(it->second);
+    }
   }
   validate_config(c);
   return c;

@@ -17,12 +17,14 @@
 // *_default_params: returned and passed in memory, so a buffer larger than any version's struct holds them.
 // Only two structs get fields written, each checked first against the defaults expected at those offsets:
 // llama_model_quantize_params (nthread, ftype, pure) and llama_context_params (n_ctx, n_batch, n_ubatch, which lead
-// it in every version).
+// it in every version; flash_attn_type, type_k and type_v only when asked to change them, at their offsets in
+// build 10257, the one @fugood/node-llama-linux-x64 1.7.15 carries).
 //
 // Usage:
 //   g4ref-llamacpp LIB embed TEXT.gguf MMPROJ.gguf image W H PIXELS.rgb OUT.f32   (RGB uint8, row-major, W×H×3)
 //   g4ref-llamacpp LIB embed TEXT.gguf MMPROJ.gguf audio SAMPLES.f32 OUT.f32     (mono float32 at 16 kHz)
-//   g4ref-llamacpp LIB logits TEXT.gguf MMPROJ.gguf PLAN.txt OUT.bin
+//   g4ref-llamacpp LIB logits TEXT.gguf MMPROJ.gguf PLAN.txt OUT.bin [FLASH_ATTN KV]
+//       FLASH_ATTN: auto (llama.cpp's default), on or off; KV: the KV-cache type, f16 (default) or f32.
 //       PLAN: one item per line, "t ID" (a text token), "i W H PIXELS.rgb" (an image), "a SAMPLES.f32" (audio);
 //       OUT: int32 rows, int32 vocabulary, then per row int32 position and vocabulary float32 logits.
 //   g4ref-llamacpp LIB quantize IN.gguf OUT.gguf FTYPE                           (llama_ftype number, e.g. 7 = Q8_0)
@@ -50,8 +52,11 @@ struct mtmd_input_chunk;
 struct mtmd_input_chunks;
 struct mtmd_image_tokens;
 
+// The layout of llama.cpp builds since text_len was added (build 10257 has it: its mtmd_tokenize reads text_len at
+// byte 8 and the flags at 16 and 17). media_chunk checks that no more text was read than given.
 struct mtmd_input_text {
   const char* text;
+  size_t text_len;
   bool add_special;
   bool parse_special;
 };
@@ -199,19 +204,26 @@ MediaChunk media_chunk(const Api& api, mtmd_context* ctx, mtmd_bitmap* bitmap, b
   MediaChunk m;
   m.chunks = api.mtmd_input_chunks_init();
   const std::string prompt = api.mtmd_default_marker();
-  const mtmd_input_text text{prompt.c_str(), false, true};
+  const mtmd_input_text text{prompt.c_str(), prompt.size(), false, true};
   const mtmd_bitmap* bitmaps[] = {bitmap};
   if (int32_t rc = api.mtmd_tokenize(ctx, m.chunks, &text, bitmaps, 1); rc != 0) {
     die(is_image ? "image" : "audio", "mtmd_tokenize failed with code " + std::to_string(rc));
   }
+  size_t text_tokens = 0;
   for (size_t i = 0; i < api.mtmd_input_chunks_size(m.chunks); ++i) {
     const mtmd_input_chunk* c = api.mtmd_input_chunks_get(m.chunks, i);
+    if (api.mtmd_input_chunk_get_type(c) == kText) text_tokens += api.mtmd_input_chunk_get_n_tokens(c);
     if (api.mtmd_input_chunk_get_type(c) == (is_image ? kImage : kAudio)) {
       if (m.chunk) die(is_image ? "image" : "audio", "mtmd split the input into more than one chunk");
       m.chunk = c;
     }
   }
   if (!m.chunk) die(is_image ? "image" : "audio", "mtmd produced no media chunk");
+  // Only the begin and end markers (one token each) may surround the media: more text means mtmd read past the
+  // marker, i.e. this library's mtmd_input_text is not the layout above.
+  if (text_tokens > 2) {
+    die("mtmd_tokenize", "read " + std::to_string(text_tokens) + " text tokens around one marker: unknown mtmd version");
+  }
   return m;
 }
 
@@ -233,7 +245,12 @@ mtmd_bitmap* audio_bitmap(const Api& api, const std::string& path) {
   return api.mtmd_bitmap_init_from_audio(samples.size(), samples.data());
 }
 
-int logits(const Api& api, llama_model* model, mtmd_context* ctx, const std::string& plan_path, const std::string& out) {
+// llama_context_params of build 10257: flash_attn_type (enum, -1 auto / 0 off / 1 on) at byte 48, type_k and
+// type_v (ggml types, 1 = f16, 0 = f32) at 104 and 108; 160 bytes in all.
+constexpr size_t kFlashAttnOffset = 48, kTypeKOffset = 104, kTypeVOffset = 108;
+
+int logits(const Api& api, llama_model* model, mtmd_context* ctx, const std::string& plan_path, const std::string& out,
+           const std::string& flash_attn, const std::string& kv) {
   struct Item {
     char kind;
     std::vector<std::string> args;
@@ -280,6 +297,20 @@ int logits(const Api& api, llama_model* model, mtmd_context* ctx, const std::str
   std::memcpy(cp.bytes, &room, 4);
   std::memcpy(cp.bytes + 4, &room, 4);
   std::memcpy(cp.bytes + 8, &room, 4);
+  if (flash_attn != "auto" || kv != "f16") {
+    int32_t fa = 0, tk = 0, tv = 0;
+    std::memcpy(&fa, cp.bytes + kFlashAttnOffset, 4);
+    std::memcpy(&tk, cp.bytes + kTypeKOffset, 4);
+    std::memcpy(&tv, cp.bytes + kTypeVOffset, 4);
+    if (fa != -1 || tk != 1 || tv != 1) {
+      die("llama_context_params", "not build 10257's layout: flash attention and KV type cannot be set here");
+    }
+    const int32_t want_fa = flash_attn == "on" ? 1 : flash_attn == "off" ? 0 : -1;
+    const int32_t want_kv = kv == "f32" ? 0 : 1;
+    std::memcpy(cp.bytes + kFlashAttnOffset, &want_fa, 4);
+    std::memcpy(cp.bytes + kTypeKOffset, &want_kv, 4);
+    std::memcpy(cp.bytes + kTypeVOffset, &want_kv, 4);
+  }
   api.mtmd_helper_log_set(quiet_log, nullptr);
   struct llama_context* lctx = api.llama_init_from_model(model, cp);
   if (!lctx) die("llama_init_from_model", "llama.cpp could not make a context");
@@ -355,12 +386,12 @@ int quantize(const Api& api, const std::string& in, const std::string& out, long
 int main(int argc, char** argv) {
   const bool is_quantize = argc == 6 && std::string(argv[2]) == "quantize";
   const bool is_embed = argc >= 8 && std::string(argv[2]) == "embed";
-  const bool is_logits = argc == 7 && std::string(argv[2]) == "logits";
+  const bool is_logits = (argc == 7 || argc == 9) && std::string(argv[2]) == "logits";
   if (!is_quantize && !is_embed && !is_logits) {
     std::fprintf(stderr,
                  "usage: %s LIB embed TEXT.gguf MMPROJ.gguf image W H PIXELS.rgb OUT.f32\n"
                  "       %s LIB embed TEXT.gguf MMPROJ.gguf audio SAMPLES.f32 OUT.f32\n"
-                 "       %s LIB logits TEXT.gguf MMPROJ.gguf PLAN.txt OUT.bin\n"
+                 "       %s LIB logits TEXT.gguf MMPROJ.gguf PLAN.txt OUT.bin [auto|on|off f16|f32]\n"
                  "       %s LIB quantize IN.gguf OUT.gguf FTYPE\n",
                  argv[0], argv[0], argv[0], argv[0]);
     return 2;
@@ -378,7 +409,11 @@ int main(int argc, char** argv) {
   mtmd_context* ctx = api.mtmd_init_from_file(mmproj.c_str(), model, api.mtmd_context_params_default());
   if (!ctx) die(mmproj, "llama.cpp's mtmd could not load the projector");
   if (is_logits) {
-    const int rc = logits(api, model, ctx, argv[5], argv[6]);
+    const std::string fa = argc == 9 ? argv[7] : "auto", kv = argc == 9 ? argv[8] : "f16";
+    if ((fa != "auto" && fa != "on" && fa != "off") || (kv != "f16" && kv != "f32")) {
+      die("logits", "expected FLASH_ATTN auto|on|off and KV f16|f32");
+    }
+    const int rc = logits(api, model, ctx, argv[5], argv[6], fa, kv);
     api.mtmd_free(ctx);
     api.llama_model_free(model);
     return rc;
