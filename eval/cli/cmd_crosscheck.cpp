@@ -14,6 +14,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <sstream>
 
 #include "cli/common.h"
 #include "cli/prompt_args.h"
@@ -316,72 +317,32 @@ RunOptions reference_options(const CrosscheckArgs& a, Precision precision) {
   return o;
 }
 
-void crosscheck_media(const CrosscheckArgs& a, const Model& source, const PreparedPrompt& p,
-                      const std::filesystem::path& dir, const std::string& gguf) {
-  const GgmlType mm_type = a.mmproj_type.empty() ? default_mmproj_type(parse_gguf_export_type(a.type))
-                                                 : parse_mmproj_type(a.mmproj_type);
-  const std::string mmproj = (dir / "mmproj.gguf").string();
-  MmprojDeviations dev;
-  dev.hwc_patches = has_deviation(a, "mmproj-hwc-patches");
-  dev.swap_position_axes = has_deviation(a, "mmproj-pos-axes-swapped");
-  export_mmproj_gguf(source, mm_type, mmproj, dev);
-  auto model = Model::load(gguf, has_deviation(a, "mmproj-hwc-patches") || has_deviation(a, "mmproj-pos-axes-swapped")
-                                     ? std::string()  // the wrong file goes to llama.cpp only
-                                     : mmproj);
-  if (!model->vision() || !model->audio()) model = Model::load(a.model);  // deviations: the checkpoint's own weights
-  const double max_nmse = a.max_nmse > 0 ? a.max_nmse : default_max_embedding_nmse(mm_type);
-  std::vector<MediaReport> reports;
-  int images = 0, audio = 0;
-  for (const MediaInput& m : p.media) {
-    const bool image = m.kind == MediaInput::Kind::image;
-    reports.push_back(check_media(*model, m, image ? images++ : audio++, gguf, mmproj, dir, max_nmse,
-                                  has_deviation(a, "audio-shifted-one-sample")));
-  }
-  // The whole prompt through llama.cpp: text tokens one by one, each media item as mtmd decodes it; compared at
-  // every text position and at the last position of each media block (llama.cpp gives no logits inside one).
-  if (a.embeddings_only) {
-    bool pass = true;
-    for (const MediaReport& r : reports) pass = pass && r.pass;
-    if (!pass) exit_code() = 1;
-    const nlohmann::json items = media_json(reports);
-    if (a.json) {
-      std::cout << nlohmann::json{{"model", a.model}, {"mmproj_type", ggml_type_name(mm_type)}, {"media", items},
-                                  {"logits", "not compared (--embeddings-only)"},
-                                  {"thresholds", {{"max_embedding_nmse", max_nmse}}}, {"verdict", pass ? "PASS" : "FAIL"}}
-                       .dump(2)
-                << "\n";
-    } else {
-      for (const MediaReport& r : reports) {
-        std::cout << r.kind << " " << r.index << ": " << r.tokens << " tokens (llama.cpp " << r.llama_tokens
-                  << "), NMSE vs exact " << r.nmse_exact << ", vs f32 " << r.nmse_f32 << ", max |diff| " << r.max_abs
-                  << " — " << (r.pass ? "PASS" : "FAIL") << "\n";
-      }
-      std::cout << "verdict: " << (pass ? "PASS" : "FAIL") << " (embeddings only)\n";
-    }
-    return;
-  }
+// The whole prompt through llama.cpp (text tokens one by one, each media item as mtmd decodes it), compared with the
+// reference at every text position and at the last position of each media block (llama.cpp gives no logits
+// inside one). Sets each report's last_position; returns the "logits" part of the JSON report, TEXT the summary.
+nlohmann::json check_prompt_logits(const CrosscheckArgs& a, const Model& model, const PreparedPrompt& p,
+                                   std::vector<MediaReport>& reports, GgmlType mm_type, const std::filesystem::path& dir,
+                                   const std::string& gguf, const std::string& mmproj, bool& pass, std::string& text) {
   std::vector<int64_t> positions;
   std::string plan;
-  {
-    size_t item = 0;
-    for (size_t i = 0; i < p.ids.size();) {
-      if (p.token_types.empty() || p.token_types[i] == 0) {
-        plan += "t " + std::to_string(p.ids[i]) + "\n";
-        positions.push_back(static_cast<int64_t>(i));
-        ++i;
-        continue;
-      }
-      if (item >= reports.size()) fail("crosscheck", "more placeholder runs than media items");
-      size_t end = i;
-      while (end < p.ids.size() && p.token_types[end] == p.token_types[i] &&
-             static_cast<int64_t>(end - i) < p.media[item].rows) {
-        ++end;
-      }
-      reports[item].last_position = static_cast<int64_t>(end) - 1;
-      plan += reports[item++].plan_line + "\n";
-      positions.push_back(static_cast<int64_t>(end) - 1);
-      i = end;
+  size_t item = 0;
+  for (size_t i = 0; i < p.ids.size();) {
+    if (p.token_types.empty() || p.token_types[i] == 0) {
+      plan += "t " + std::to_string(p.ids[i]) + "\n";
+      positions.push_back(static_cast<int64_t>(i));
+      ++i;
+      continue;
     }
+    if (item >= reports.size()) fail("crosscheck", "more placeholder runs than media items");
+    size_t end = i;
+    while (end < p.ids.size() && p.token_types[end] == p.token_types[i] &&
+           static_cast<int64_t>(end - i) < p.media[item].rows) {
+      ++end;
+    }
+    reports[item].last_position = static_cast<int64_t>(end) - 1;
+    plan += reports[item++].plan_line + "\n";
+    positions.push_back(static_cast<int64_t>(end) - 1);
+    i = end;
   }
   const std::string plan_path = (dir / "plan.txt").string(), logits_path = (dir / "llama_logits.bin").string();
   std::ofstream(plan_path) << plan;
@@ -409,44 +370,80 @@ void crosscheck_media(const CrosscheckArgs& a, const Model& source, const Prepar
     }
   }
   auto reference = [&](Precision precision) {
-    const Eigen::MatrixXd all = make_session(*model, reference_options(a, precision))->forward(p.ids, p.token_types, LogitRows::all, p.media);
+    const Eigen::MatrixXd all =
+        make_session(model, reference_options(a, precision))->forward(p.ids, p.token_types, LogitRows::all, p.media);
     Eigen::MatrixXd picked(static_cast<Eigen::Index>(positions.size()), all.cols());
     for (size_t r = 0; r < positions.size(); ++r) picked.row(static_cast<Eigen::Index>(r)) = all.row(positions[r]);
     return picked;
   };
   // The projector's kernels round activations like the text model's of that type (q8_0: to 8 bits), so the logits
-  // get the looser of the two types' thresholds.
-  std::string mm_name = ggml_type_name(mm_type);
-  std::transform(mm_name.begin(), mm_name.end(), mm_name.begin(), [](unsigned char ch) { return std::tolower(ch); });
-  const double max_logits_nmse = std::max(default_max_nmse(a.type), default_max_nmse(mm_name));
-  const PositionReport vs_f32 = judge(reference(Precision::f32), llama, max_logits_nmse);
-  const PositionReport vs_exact = judge(reference(Precision::exact), llama, max_logits_nmse);
-  const bool logits_pass = vs_f32.first_failure < 0 && vs_f32.logits.top1_fraction >= a.min_top1;
+  // get the looser of the two types' thresholds (projector types are all spelled in lower case).
+  const double max_nmse = std::max(default_max_nmse(a.type), default_max_nmse(ggml_type_name(mm_type)));
+  const PositionReport vs_f32 = judge(reference(Precision::f32), llama, max_nmse);
+  const PositionReport vs_exact = judge(reference(Precision::exact), llama, max_nmse);
+  pass = vs_f32.first_failure < 0 && vs_f32.logits.top1_fraction >= a.min_top1;
+  const int64_t first_failing = vs_f32.first_failure < 0 ? -1 : positions[static_cast<size_t>(vs_f32.first_failure)];
 
+  std::ostringstream line;
+  line << "logits (KV cache " << a.kv << ", flash attention " << a.flash_attn << ") at " << positions.size() << " of "
+       << p.ids.size() << " positions (every text token, the last of each media block): worst NMSE vs f32 "
+       << std::scientific << std::setprecision(3) << vs_f32.worst_nmse << " (vs exact " << vs_exact.worst_nmse
+       << "), worst KL " << vs_f32.logits.max_kl << std::defaultfloat << ", top-1 " << vs_f32.logits.top1_fraction
+       << " — " << (pass ? "PASS" : "FAIL");
+  if (first_failing >= 0) line << ", first failing position " << first_failing;
+  text = line.str();
+  return {{"positions", positions},
+          {"total_positions", p.ids.size()},
+          {"kv_cache_type", a.kv},
+          {"flash_attention", a.flash_attn},
+          {"llamacpp", nlohmann::json::parse(info, nullptr, false)},
+          {"vs_f32_llamacpp_scale",
+           {{"worst_nmse", vs_f32.worst_nmse}, {"nmse", vs_f32.nmse}, {"worst_kl", vs_f32.logits.max_kl},
+            {"top1_agreement", vs_f32.logits.top1_fraction}, {"first_failing_position", first_failing}}},
+          {"vs_exact", {{"worst_nmse", vs_exact.worst_nmse}, {"top1_agreement", vs_exact.logits.top1_fraction}}},
+          {"max_nmse", max_nmse},
+          {"verdict", pass ? "PASS" : "FAIL"}};
+}
+
+void crosscheck_media(const CrosscheckArgs& a, const Model& source, const PreparedPrompt& p,
+                      const std::filesystem::path& dir, const std::string& gguf) {
+  const GgmlType mm_type = a.mmproj_type.empty() ? default_mmproj_type(parse_gguf_export_type(a.type))
+                                                 : parse_mmproj_type(a.mmproj_type);
+  const std::string mmproj = (dir / "mmproj.gguf").string();
+  MmprojDeviations dev;
+  dev.hwc_patches = has_deviation(a, "mmproj-hwc-patches");
+  dev.swap_position_axes = has_deviation(a, "mmproj-pos-axes-swapped");
+  export_mmproj_gguf(source, mm_type, mmproj, dev);
+  // The reference reads the GGUF pair; a deliberately wrong projector goes to llama.cpp only, and the reference
+  // keeps the checkpoint's own weights.
+  std::unique_ptr<Model> loaded;
+  const Model& model =
+      dev.hwc_patches || dev.swap_position_axes ? source : *(loaded = Model::load(gguf, mmproj));
+  const double max_nmse = a.max_nmse > 0 ? a.max_nmse : default_max_embedding_nmse(mm_type);
+  std::vector<MediaReport> reports;
+  int images = 0, audio = 0;
+  for (const MediaInput& m : p.media) {
+    const bool image = m.kind == MediaInput::Kind::image;
+    reports.push_back(check_media(model, m, image ? images++ : audio++, gguf, mmproj, dir, max_nmse,
+                                  has_deviation(a, "audio-shifted-one-sample")));
+  }
+  bool logits_pass = true;
+  std::string logits_text = "logits not compared (--embeddings-only)";
+  nlohmann::json logits = "not compared (--embeddings-only)";
+  if (!a.embeddings_only) {
+    logits = check_prompt_logits(a, model, p, reports, mm_type, dir, gguf, mmproj, logits_pass, logits_text);
+  }
   bool pass = logits_pass;
   for (const MediaReport& r : reports) pass = pass && r.pass;
   if (!pass) exit_code() = 1;
-  auto first_failing = [&](const PositionReport& r) -> int64_t {
-    return r.first_failure < 0 ? -1 : positions[static_cast<size_t>(r.first_failure)];
-  };
+
   if (a.json) {
-    const nlohmann::json items = media_json(reports);
-    std::cout << nlohmann::json{{"model", a.model}, {"type", a.type}, {"mmproj_type", ggml_type_name(mm_type)},
-                                {"media", items},
-                                {"logits",
-                                 {{"positions", positions},
-                                  {"total_positions", p.ids.size()},
-                                  {"kv_cache_type", a.kv},
-                                  {"flash_attention", a.flash_attn},
-                                  {"llamacpp", nlohmann::json::parse(info, nullptr, false)},
-                                  {"vs_f32_llamacpp_scale",
-                                   {{"worst_nmse", vs_f32.worst_nmse}, {"nmse", vs_f32.nmse},
-                                    {"worst_kl", vs_f32.logits.max_kl}, {"top1_agreement", vs_f32.logits.top1_fraction},
-                                    {"first_failing_position", first_failing(vs_f32)}}},
-                                  {"vs_exact", {{"worst_nmse", vs_exact.worst_nmse}, {"top1_agreement", vs_exact.logits.top1_fraction}}},
-                                  {"verdict", logits_pass ? "PASS" : "FAIL"}}},
-                                {"thresholds", {{"max_embedding_nmse", max_nmse}, {"max_logits_nmse", max_logits_nmse},
-                                                {"min_top1", a.min_top1}}},
+    std::cout << nlohmann::json{{"model", a.model},
+                                {"type", a.type},
+                                {"mmproj_type", ggml_type_name(mm_type)},
+                                {"media", media_json(reports)},
+                                {"logits", logits},
+                                {"thresholds", {{"max_embedding_nmse", max_nmse}, {"min_top1", a.min_top1}}},
                                 {"verdict", pass ? "PASS" : "FAIL"}}
                      .dump(2)
               << "\n";
@@ -471,13 +468,7 @@ void crosscheck_media(const CrosscheckArgs& a, const Model& source, const Prepar
     }
   }
   std::cout << "embeddings threshold: NMSE vs exact <= " << max_nmse << "\n"
-            << "logits (KV cache " << a.kv << ", flash attention " << a.flash_attn << ") at " << positions.size() << " of " << p.ids.size()
-            << " positions (every text token, the last of each media block): worst NMSE vs f32 " << std::scientific
-            << std::setprecision(3) << vs_f32.worst_nmse << " (vs exact " << vs_exact.worst_nmse << "), worst KL "
-            << vs_f32.logits.max_kl << std::defaultfloat << ", top-1 " << vs_f32.logits.top1_fraction << " — "
-            << (logits_pass ? "PASS" : "FAIL");
-  if (first_failing(vs_f32) >= 0) std::cout << ", first failing position " << first_failing(vs_f32);
-  std::cout << "\nverdict: " << (pass ? "PASS" : "FAIL") << "\n";
+            << logits_text << "\nverdict: " << (pass ? "PASS" : "FAIL") << "\n";
 }
 
 void crosscheck(const CrosscheckArgs& a) {

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 #include <limits>
+#include <type_traits>
 
 #include "io/error.h"
 
@@ -642,6 +643,16 @@ void GgufWriter::finish() {
     fail(path_, "cannot rename " + partial_ + " into place: " + ec.message());
   }
   finished_ = true;
+}
+
+int64_t gguf_scalar_int(const GgufScalar& s, const std::string& where, const std::string& key) {
+  return std::visit(
+      [&](const auto& v) -> int64_t {
+        using V = std::decay_t<decltype(v)>;
+        if constexpr (std::is_integral_v<V> && !std::is_same_v<V, bool>) return static_cast<int64_t>(v);
+        else fail(where, key + " must hold integers");
+      },
+      s);
 }
 
 }  // namespace g4ref

@@ -23,6 +23,11 @@
 
 namespace g4ref {
 
+// tokenizer.ggml.token_type values (llama.cpp's llama_token_type / gguf-py's TokenType).
+namespace GgufTokenType {
+inline constexpr int32_t kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4, kUnused = 5, kByte = 6;
+}
+
 // GGUF metadata value types, with the file's numeric ids.
 enum class GgufValueType : uint32_t {
   U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, BOOL = 7, STRING = 8, ARRAY = 9,
@@ -51,6 +56,9 @@ GgufValueType gguf_type_of(const GgufScalar& v);
 // Builds an array value from typed elements, e.g. gguf_array<int32_t>({8, 8, 1}).
 template <typename T>
 GgufValue gguf_array(const std::vector<T>& values);
+
+// An integer array element (any integer type, not bool); anything else fails naming WHERE and the array's KEY.
+int64_t gguf_scalar_int(const GgufScalar& s, const std::string& where, const std::string& key);
 
 struct GgufTensor {
   std::string name;

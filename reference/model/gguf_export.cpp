@@ -24,8 +24,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// llama.cpp's token types (llama_token_type / gguf TokenType).
-enum TokenType : int32_t { kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4, kUnused = 5, kByte = 6 };
 
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -197,15 +195,15 @@ void set_tokenizer_metadata(GgufWriter& wr, const Model& model, const std::strin
     if (id >= n_tok) {  // rows of the table the tokenizer does not use
       tokens.push_back("[PAD" + std::to_string(id) + "]");
       scores.push_back(-1000.0f);
-      types.push_back(kUnused);
+      types.push_back(GgufTokenType::kUnused);
       continue;
     }
     const std::string p = tok->piece(id);
-    int32_t type = kNormal;
-    if (std::regex_match(p, byte_piece)) type = kByte;
-    else if (visible.count(p)) type = kUserDefined;
-    else if (special.count(p)) type = kControl;
-    else if (added.count(p)) type = kUserDefined;
+    int32_t type = GgufTokenType::kNormal;
+    if (std::regex_match(p, byte_piece)) type = GgufTokenType::kByte;
+    else if (visible.count(p)) type = GgufTokenType::kUserDefined;
+    else if (special.count(p)) type = GgufTokenType::kControl;
+    else if (added.count(p)) type = GgufTokenType::kUserDefined;
     tokens.push_back(p);
     scores.push_back(-1000.0f);
     types.push_back(type);
@@ -245,15 +243,7 @@ std::map<std::string, std::vector<int64_t>> expected_shapes(const ModelConfig& c
 
 }  // namespace
 
-bool gguf_export_type_supported(GgmlType t) {
-  switch (t) {
-    case GgmlType::F32: case GgmlType::F16: case GgmlType::BF16: case GgmlType::Q8_0:
-    case GgmlType::Q4_0: case GgmlType::Q4_K: case GgmlType::Q6_K:
-      return true;
-    default:
-      return false;
-  }
-}
+bool gguf_export_type_supported(GgmlType t) { return ggml_can_quantize(t); }
 
 GgmlType parse_gguf_export_type(const std::string& name) {
   static const std::map<std::string, GgmlType> types = {

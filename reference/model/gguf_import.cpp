@@ -15,16 +15,6 @@ namespace g4ref {
 
 namespace {
 
-int64_t scalar_int(const GgufScalar& s, const std::string& where) {
-  return std::visit(
-      [&](const auto& v) -> int64_t {
-        using V = std::decay_t<decltype(v)>;
-        if constexpr (std::is_integral_v<V> && !std::is_same_v<V, bool>) return static_cast<int64_t>(v);
-        else fail(where, "expected integers");
-      },
-      s);
-}
-
 // The config a gemma4 GGUF describes. Ids of the multimodal markers, which the text GGUF has no key for,
 // are found by their spelling in the token list (spec §5), else keep the 12B's.
 ModelConfig config_from_gguf(const GgufFile& f) {
@@ -69,7 +59,7 @@ ModelConfig config_from_gguf(const GgufFile& f) {
   const GgufValue& kv = f.get(a + "attention.head_count_kv");
   std::vector<int64_t> kv_heads;
   if (std::holds_alternative<GgufArray>(kv)) {
-    for (const GgufScalar& s : std::get<GgufArray>(kv).items) kv_heads.push_back(scalar_int(s, where));
+    for (const GgufScalar& s : std::get<GgufArray>(kv).items) kv_heads.push_back(gguf_scalar_int(s, where, a + "attention.head_count_kv"));
   } else {
     kv_heads.assign(static_cast<size_t>(t.num_hidden_layers), static_cast<int64_t>(f.get_uint(a + "attention.head_count_kv")));
   }

@@ -10,9 +10,6 @@ namespace g4ref {
 
 namespace {
 
-// llama.cpp's token types (gguf TokenType).
-enum : int64_t { kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4, kUnused = 5, kByte = 6 };
-
 const std::string& string_item(const GgufScalar& s, const GgufFile& f, const std::string& key) {
   const auto* v = std::get_if<std::string>(&s);
   if (!v) fail(f.path(), key + " must hold strings");
@@ -38,22 +35,16 @@ std::string gguf_tokenizer_json(const GgufFile& f) {
   std::string unk = "<unk>";
   for (size_t id = 0; id < tokens.items.size(); ++id) {
     const std::string& piece = string_item(tokens.items[id], f, "tokenizer.ggml.tokens");
-    const int64_t type = std::visit(
-        [&](const auto& v) -> int64_t {
-          using V = std::decay_t<decltype(v)>;
-          if constexpr (std::is_integral_v<V> && !std::is_same_v<V, bool>) return static_cast<int64_t>(v);
-          else fail(f.path(), "tokenizer.ggml.token_type must hold integers");
-        },
-        types.items[id]);
+    const int64_t type = gguf_scalar_int(types.items[id], f.path(), "tokenizer.ggml.token_type");
     if (!ids.emplace(piece, static_cast<int>(id)).second) {
-      if (type == kUnused) continue;  // padding rows may repeat a spelling; they are never produced
+      if (type == GgufTokenType::kUnused) continue;  // padding rows may repeat a spelling; they are never produced
       fail(f.path(), "tokenizer.ggml.tokens spells '" + piece + "' twice");
     }
     vocab[piece] = id;
-    if (type == kUnknown) unk = piece;
-    if (type == kControl || type == kUserDefined || type == kUnknown) {
+    if (type == GgufTokenType::kUnknown) unk = piece;
+    if (type == GgufTokenType::kControl || type == GgufTokenType::kUserDefined || type == GgufTokenType::kUnknown) {
       added.push_back({{"id", id}, {"content", piece}, {"single_word", false}, {"lstrip", false}, {"rstrip", false},
-                       {"normalized", false}, {"special", type != kUserDefined}});
+                       {"normalized", false}, {"special", type != GgufTokenType::kUserDefined}});
     }
   }
   nlohmann::json merges = nlohmann::json::array();
