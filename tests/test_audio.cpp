@@ -18,7 +18,7 @@
 
 #include <unsupported/Eigen/FFT>
 
-#include "io/error.h"
+#include "base/error.h"
 #include "preprocess/audio.h"
 #include "test_helpers.h"
 

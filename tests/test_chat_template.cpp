@@ -1,9 +1,9 @@
 // The chat template (spec §5) and media placeholder layout (spec §3.3, §3.4, §4): rendered strings held by hand.
 #include <gtest/gtest.h>
 
-#include "io/error.h"
+#include "base/error.h"
 #include "layers/attention_mask.h"
-#include "model/synth.h"
+#include "convert/synth.h"
 #include "prompt/chat_template.h"
 #include "prompt/media_placeholders.h"
 

@@ -3,7 +3,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "io/error.h"
+#include "base/error.h"
 #include "model/config.h"
 
 namespace g4ref {

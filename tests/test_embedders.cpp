@@ -6,7 +6,7 @@
 #include "layers/audio_embedder.h"
 #include "layers/layer_norm.h"
 #include "layers/vision_embedder.h"
-#include "model/session.h"
+#include "forward/session.h"
 #include "model/weights.h"
 #include "test_helpers.h"
 

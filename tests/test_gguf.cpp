@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "io/error.h"
+#include "base/error.h"
 #include "io/gguf.h"
 #include "numerics/dtype.h"
 #include "numerics/quant.h"

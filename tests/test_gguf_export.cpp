@@ -11,9 +11,9 @@
 
 #include "io/gguf.h"
 #include "prompt/tokenizer.h"
-#include "model/gguf_export.h"
+#include "convert/gguf_export.h"
 #include "model/gguf_names.h"
-#include "model/session.h"
+#include "forward/session.h"
 #include "model/weights.h"
 #include "test_helpers.h"
 

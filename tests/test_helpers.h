@@ -10,8 +10,8 @@
 #include <unistd.h>
 #include <string>
 
-#include "io/error.h"
-#include "model/synth.h"
+#include "base/error.h"
+#include "convert/synth.h"
 
 namespace g4ref::testing {
 

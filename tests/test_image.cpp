@@ -13,7 +13,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "io/error.h"
+#include "base/error.h"
 #include "preprocess/image.h"
 #include "test_helpers.h"
 

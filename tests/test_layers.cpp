@@ -5,6 +5,7 @@
 #include <omp.h>
 #include <random>
 
+#include "forward/kv_cache.h"
 #include "layers/attention.h"
 #include "layers/embedding.h"
 #include "layers/logits.h"

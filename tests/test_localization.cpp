@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "compare/compare.h"
-#include "model/session.h"
+#include "forward/session.h"
 #include "model/weights.h"
 #include "test_helpers.h"
 #include "trace/trace_file.h"

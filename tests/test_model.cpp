@@ -6,10 +6,10 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "io/error.h"
+#include "base/error.h"
 #include "io/safetensors.h"
-#include "model/generate.h"
-#include "model/session.h"
+#include "forward/generate.h"
+#include "forward/session.h"
 #include "model/weights.h"
 #include "test_helpers.h"
 

@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-#include "io/error.h"
+#include "base/error.h"
 #include "io/mapped_file.h"
 #include "io/safetensors.h"
 #include "test_helpers.h"

@@ -5,9 +5,9 @@
 #include <fstream>
 #include <iterator>
 
-#include "io/error.h"
+#include "base/error.h"
 #include "io/safetensors.h"
-#include "model/synth.h"
+#include "convert/synth.h"
 #include "model/tensor_names.h"
 #include "model/weights.h"
 #include "test_helpers.h"

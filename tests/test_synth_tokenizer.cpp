@@ -6,8 +6,8 @@
 #include <algorithm>
 #include <fstream>
 
-#include "model/synth.h"
-#include "model/synth_tokenizer.h"
+#include "convert/synth.h"
+#include "convert/synth_tokenizer.h"
 #include "layers/attention_mask.h"
 #include "prompt/chat_template.h"
 #include "prompt/media_placeholders.h"

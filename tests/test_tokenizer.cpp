@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "io/error.h"
+#include "base/error.h"
 #include "prompt/tokenizer.h"
 #include "test_helpers.h"
 

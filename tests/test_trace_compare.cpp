@@ -14,7 +14,7 @@
 #include "compare/compare.h"
 #include "compare/metrics.h"
 #include "compare/name_map.h"
-#include "io/error.h"
+#include "base/error.h"
 #include "io/safetensors.h"
 #include "test_helpers.h"
 #include "trace/trace_file.h"

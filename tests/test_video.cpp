@@ -7,7 +7,7 @@
 #include <fstream>
 #include <iostream>
 
-#include "io/error.h"
+#include "base/error.h"
 #include "preprocess/image.h"
 #include "preprocess/video.h"
 #include "prompt/media_placeholders.h"

@@ -2,12 +2,12 @@
 // whole conversation and runs it from the start — the reference recomputes rather than reuses a cache.
 #include <iostream>
 
-#include "io/error.h"
+#include "base/error.h"
 
 #include "cli/common.h"
 #include "cli/prompt_args.h"
-#include "model/generate.h"
-#include "model/session.h"
+#include "forward/generate.h"
+#include "forward/session.h"
 #include "model/weights.h"
 #include "prompt/chat_template.h"
 #include "prompt/media_placeholders.h"

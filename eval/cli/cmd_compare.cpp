@@ -6,8 +6,8 @@
 #include "cli/common.h"
 #include "cli/prompt_args.h"
 #include "compare/compare.h"
-#include "io/error.h"
-#include "model/session.h"
+#include "base/error.h"
+#include "forward/session.h"
 #include "model/weights.h"
 #include "trace/trace_file.h"
 

@@ -19,13 +19,14 @@
 #include "cli/common.h"
 #include "cli/prompt_args.h"
 #include "compare/metrics.h"
-#include "io/error.h"
+#include "base/error.h"
 #include "io/gguf.h"
 #include "layers/audio_embedder.h"
 #include "layers/vision_embedder.h"
-#include "model/gguf_export.h"
+#include "convert/gguf_export.h"
+#include "convert/mmproj_export.h"
 #include "model/gguf_mmproj.h"
-#include "model/session.h"
+#include "forward/session.h"
 #include "model/weights.h"
 
 namespace g4ref {

@@ -5,9 +5,9 @@
 
 #include "cli/common.h"
 #include "cli/stage_stats.h"
-#include "model/generate.h"
-#include "model/session.h"
-#include "model/synth.h"
+#include "forward/generate.h"
+#include "forward/session.h"
+#include "convert/synth.h"
 #include "model/weights.h"
 
 namespace g4ref {

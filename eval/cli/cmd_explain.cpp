@@ -6,7 +6,7 @@
 #include "cli/common.h"
 #include "cli/prompt_args.h"
 #include "cli/stage_stats.h"
-#include "model/session.h"
+#include "forward/session.h"
 #include "model/weights.h"
 
 namespace g4ref {

@@ -3,9 +3,10 @@
 #include <map>
 
 #include "cli/common.h"
-#include "io/error.h"
+#include "base/error.h"
 #include "io/gguf.h"
-#include "model/gguf_export.h"
+#include "convert/gguf_export.h"
+#include "convert/mmproj_export.h"
 #include "model/gguf_mmproj.h"
 #include "model/weights.h"
 

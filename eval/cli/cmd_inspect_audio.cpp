@@ -7,7 +7,7 @@
 #include <iostream>
 
 #include "cli/common.h"
-#include "io/error.h"
+#include "base/error.h"
 #include "preprocess/audio.h"
 
 namespace g4ref {

@@ -4,8 +4,8 @@
 
 #include "cli/common.h"
 #include "memory/memory_sampler.h"
-#include "model/generate.h"
-#include "model/session.h"
+#include "forward/generate.h"
+#include "forward/session.h"
 #include "model/weights.h"
 #include "cli/prompt_args.h"
 

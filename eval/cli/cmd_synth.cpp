@@ -3,7 +3,7 @@
 #include <iostream>
 
 #include "cli/common.h"
-#include "model/synth.h"
+#include "convert/synth.h"
 
 namespace g4ref {
 

@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "cli/common.h"
-#include "io/error.h"
+#include "base/error.h"
 #include "prompt/tokenizer.h"
 
 namespace g4ref {

@@ -4,7 +4,7 @@
 
 #include "cli/common.h"
 #include "cli/prompt_args.h"
-#include "model/session.h"
+#include "forward/session.h"
 #include "model/weights.h"
 #include "trace/trace_file.h"
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "model/generate.h"
+#include "forward/generate.h"
 #include "model/options.h"
 
 namespace g4ref {

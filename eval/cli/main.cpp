@@ -3,7 +3,7 @@
 #include <iostream>
 
 #include "cli/common.h"
-#include "io/error.h"
+#include "base/error.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"g4ref: reference implementation and evaluation suite for Gemma 4 12B Unified"};

@@ -4,7 +4,7 @@
 #include <iostream>
 
 #include "cli/common.h"
-#include "io/error.h"
+#include "base/error.h"
 #include "preprocess/audio.h"
 #include "preprocess/image.h"
 #include "preprocess/video.h"

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "model/config.h"
-#include "model/session.h"
+#include "forward/session.h"
 #include "prompt/chat_template.h"
 #include "prompt/media_placeholders.h"
 #include "prompt/tokenizer.h"

@@ -8,7 +8,8 @@
 #include <set>
 #include <sstream>
 
-#include "io/error.h"
+#include "base/error.h"
+#include "io/output_file.h"
 
 namespace g4ref {
 
@@ -244,14 +245,7 @@ void save_envelope(const std::string& path, const Envelope& envelope) {
   }
   const json j = {{"format", "g4ref-envelope"}, {"version", 1}, {"description", envelope.description},
                   {"tensors", tensors}};
-  const std::string partial = path + ".partial";
-  {
-    std::ofstream out(partial, std::ios::binary | std::ios::trunc);
-    if (!out) fail(partial, "cannot create");
-    out << j.dump(2) << '\n';
-    if (!out.flush()) fail(partial, "writing failed");
-  }
-  if (std::rename(partial.c_str(), path.c_str()) != 0) fail(path, "cannot rename " + partial + " into place");
+  write_file_atomically(path, j.dump(2) + "\n");
 }
 
 Envelope load_envelope(const std::string& path) {

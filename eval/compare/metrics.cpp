@@ -7,7 +7,7 @@
 #include <iterator>
 #include <limits>
 
-#include "io/error.h"
+#include "base/error.h"
 #include "numerics/bf16.h"
 
 namespace g4ref {

@@ -14,7 +14,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "io/error.h"
+#include "base/error.h"
+#include "io/output_file.h"
 #include "io/mapped_file.h"
 #include "io/safetensors.h"
 #include "numerics/dtype.h"
@@ -111,8 +112,8 @@ bool ends_with(const std::string& s, const std::string& suffix) {
 
 TraceWriter::TraceWriter(std::string path, TraceMeta meta, const std::string& filter_regex)
     : path_(std::move(path)), meta_(std::move(meta)) {
+  check_output_path(path_);  // refuse a bad destination before the forward pass, not after it
   data_path_ = path_ + ".data.partial";
-  partial_path_ = path_ + ".partial";
   for (const auto& [key, value] : meta_.extra) {
     if (reserved_keys().count(key)) {
       fail(path_, "trace metadata key " + in_quotes(key) + " is reserved for g4ref's own fields; rename it");
@@ -140,7 +141,6 @@ void TraceWriter::discard() noexcept {
   }
   std::error_code ec;
   fs::remove(data_path_, ec);
-  fs::remove(partial_path_, ec);
 }
 
 bool TraceWriter::wants(const std::string& name) const {
@@ -217,44 +217,31 @@ void TraceWriter::finish() {
 
   std::FILE* in = std::fopen(data_path_.c_str(), "rb");
   if (!in) fail(data_path_, "cannot reopen the temporary trace data file: " + errno_text());
-  std::FILE* out = std::fopen(partial_path_.c_str(), "wb");
-  if (!out) {
-    std::fclose(in);
-    fail(partial_path_, "cannot create: " + errno_text());
-  }
-  auto fail_io = [&](const std::string& where, const std::string& what) {
-    std::fclose(in);
-    std::fclose(out);
-    fail(where, what);
-  };
+  struct Closer {
+    std::FILE* f;
+    ~Closer() { std::fclose(f); }
+  } closer{in};
+  OutputFile out(path_);
   std::array<unsigned char, 8> len{};
   const uint64_t n = text.size();
   for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>((n >> (8 * i)) & 0xff);
-  if (std::fwrite(len.data(), 1, 8, out) != 8 || std::fwrite(text.data(), 1, text.size(), out) != text.size()) {
-    fail_io(partial_path_, "writing the header failed: " + errno_text());
-  }
+  out.write(len.data(), 8);
+  out.write(text);
   std::vector<char> chunk(kCopyChunk);
   uint64_t copied = 0;
   while (true) {
     const size_t got = std::fread(chunk.data(), 1, chunk.size(), in);
     if (got == 0) break;
-    if (std::fwrite(chunk.data(), 1, got, out) != got) fail_io(partial_path_, "writing data failed: " + errno_text());
+    out.write(chunk.data(), got);
     copied += got;
   }
-  if (std::ferror(in)) fail_io(data_path_, "reading the temporary trace data file failed: " + errno_text());
+  if (std::ferror(in)) fail(data_path_, "reading the temporary trace data file failed: " + errno_text());
   if (copied != data_bytes_) {
-    fail_io(data_path_, "temporary trace data file holds " + std::to_string(copied) + " bytes, expected " +
-                            std::to_string(data_bytes_));
+    fail(data_path_, "temporary trace data file holds " + std::to_string(copied) + " bytes, expected " +
+                         std::to_string(data_bytes_));
   }
-  std::fclose(in);
-  if (std::fflush(out) != 0 || ::fsync(::fileno(out)) != 0) {
-    std::fclose(out);
-    fail(partial_path_, "flushing failed: " + errno_text());
-  }
-  if (std::fclose(out) != 0) fail(partial_path_, "closing failed: " + errno_text());
+  out.commit();
   std::error_code ec;
-  fs::rename(partial_path_, path_, ec);
-  if (ec) fail(path_, "cannot rename " + partial_path_ + " into place: " + ec.message());
   fs::remove(data_path_, ec);
   finished_ = true;
 }

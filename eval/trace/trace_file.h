@@ -77,7 +77,7 @@ class TraceWriter : public Tracer {
               const char* dtype);
   void discard() noexcept;
 
-  std::string path_, data_path_, partial_path_;
+  std::string path_, data_path_;
   TraceMeta meta_;
   std::optional<std::regex> filter_;
   std::FILE* data_ = nullptr;

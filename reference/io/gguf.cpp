@@ -7,7 +7,7 @@
 #include <limits>
 #include <type_traits>
 
-#include "io/error.h"
+#include "base/error.h"
 
 namespace g4ref {
 
@@ -446,20 +446,11 @@ void check_key_value(const std::string& where, const std::string& key, const Ggu
 
 }  // namespace
 
-GgufWriter::GgufWriter(std::string path) : path_(std::move(path)), partial_(path_ + ".partial") {}
-
-GgufWriter::~GgufWriter() {
-  if (!finished_) abandon();
+GgufWriter::GgufWriter(std::string path) : path_(std::move(path)), partial_(path_ + ".partial") {
+  check_output_path(path_);
 }
 
-void GgufWriter::abandon() noexcept {
-  if (out_) {
-    std::fclose(out_);
-    out_ = nullptr;
-  }
-  std::error_code ec;
-  std::filesystem::remove(partial_, ec);
-}
+GgufWriter::~GgufWriter() = default;
 
 void GgufWriter::set(const std::string& key, GgufValue value) {
   if (header_done_) fail(partial_, "metadata key " + key + " set after tensor data was written");
@@ -489,11 +480,7 @@ void GgufWriter::add_tensor(const std::string& name, GgmlType type, const std::v
 }
 
 void GgufWriter::put(const void* p, size_t n) {
-  if (n && std::fwrite(p, 1, n, out_) != n) {
-    const std::string where = partial_;
-    abandon();
-    fail(where, "write failed");
-  }
+  out_->write(p, n);
   written_ += n;
 }
 
@@ -555,8 +542,7 @@ struct Encoder {
 }  // namespace
 
 void GgufWriter::write_header() {
-  out_ = std::fopen(partial_.c_str(), "wb");
-  if (!out_) fail(partial_, "cannot create file");
+  out_ = std::make_unique<OutputFile>(path_);
   header_done_ = true;
 
   uint64_t offset = 0;
@@ -628,20 +614,7 @@ void GgufWriter::finish() {
     fail(partial_, "finish() with " + std::to_string(tensors_.size() - next_tensor_) +
                        " declared tensors not written (next: " + tensors_[next_tensor_].name + ")");
   }
-  const bool flushed = std::fflush(out_) == 0;
-  const bool closed = std::fclose(out_) == 0;
-  out_ = nullptr;
-  if (!flushed || !closed) {
-    const std::string where = partial_;
-    abandon();
-    fail(where, "write failed on close");
-  }
-  std::error_code ec;
-  std::filesystem::rename(partial_, path_, ec);
-  if (ec) {
-    abandon();
-    fail(path_, "cannot rename " + partial_ + " into place: " + ec.message());
-  }
+  out_->commit();
   finished_ = true;
 }
 

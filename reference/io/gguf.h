@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "io/mapped_file.h"
+#include "io/output_file.h"
 #include "numerics/quant.h"
 
 namespace g4ref {
@@ -118,8 +119,9 @@ class GgufFile {
 };
 
 // Streaming writer. Declare metadata (set) and tensors (add_tensor) first; then write each tensor's
-// bytes, in declaration order, with write_tensor_data; finish() pads, closes and renames PATH.partial
-// to PATH. A writer destroyed before finish() removes PATH.partial, so no half-written file remains.
+// bytes, in declaration order, with write_tensor_data; finish() pads and commits the OutputFile
+// (io/output_file.h): PATH.partial renamed to PATH. A writer destroyed before finish() removes PATH.partial, so
+// no half-written file remains. The destination is checked when the writer is made.
 class GgufWriter {
  public:
   explicit GgufWriter(std::string path);
@@ -151,14 +153,13 @@ class GgufWriter {
   void write_header();  // header, metadata, tensor infos, padding: on the first tensor write
   void put(const void* p, size_t n);
   void pad_to(uint64_t multiple);
-  void abandon() noexcept;
 
   std::string path_;
   std::string partial_;
   uint32_t alignment_ = 32;
   std::vector<std::pair<std::string, GgufValue>> metadata_;
   std::vector<Pending> tensors_;
-  std::FILE* out_ = nullptr;
+  std::unique_ptr<OutputFile> out_;  // opened on the first tensor write
   uint64_t written_ = 0;       // bytes written so far
   uint64_t data_start_ = 0;    // absolute offset of the data section
   size_t next_tensor_ = 0;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 
 namespace g4ref {
@@ -24,13 +25,17 @@ class MappedFile {
   const std::string& path() const { return path_; }
 
  private:
-  MappedFile(std::string path, const std::byte* data, size_t size)
-      : path_(std::move(path)), data_(data), size_(size) {}
+  MappedFile(std::string path, const std::byte* data, size_t size, uint64_t device, uint64_t inode);
   void unmap() noexcept;
 
   std::string path_;
   const std::byte* data_ = nullptr;
   size_t size_ = 0;
+  uint64_t device_ = 0, inode_ = 0;  // identity of the mapped file, registered while it is mapped
 };
+
+// Whether a file this process has mapped (and not unmapped) has this device and inode: outputs refuse to replace
+// an input (io/output_file.h).
+bool mapped_file_is_open(uint64_t device, uint64_t inode);
 
 }  // namespace g4ref

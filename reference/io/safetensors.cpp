@@ -12,7 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "io/error.h"
+#include "base/error.h"
 
 namespace g4ref {
 
@@ -436,30 +436,18 @@ std::string padded_header_text(const json& header) {
 
 SafetensorsWriter::SafetensorsWriter(const std::string& path, std::vector<TensorSpec> tensors,
                                      const std::map<std::string, std::string>& metadata)
-    : path_(path), partial_path_(path + ".partial"), tensors_(std::move(tensors)) {
+    : path_(path), tensors_(std::move(tensors)) {
   const std::string text = padded_header_text(build_header(path_, tensors_, metadata, &ends_));
   total_ = ends_.empty() ? 0 : ends_.back();
 
-  out_ = std::fopen(partial_path_.c_str(), "wb");
-  if (out_ == nullptr) fail(partial_path_, std::string("cannot create: ") + std::strerror(errno));
+  out_ = std::make_unique<OutputFile>(path_);
   unsigned char len[8];
   for (int i = 0; i < 8; ++i) len[i] = static_cast<unsigned char>(static_cast<uint64_t>(text.size()) >> (8 * i));
-  if (std::fwrite(len, 1, 8, out_) != 8 || std::fwrite(text.data(), 1, text.size(), out_) != text.size()) {
-    const int err = errno;
-    discard();  // the destructor does not run when a constructor throws
-    fail(partial_path_, std::string("cannot write header: ") + std::strerror(err));
-  }
+  out_->write(len, 8);
+  out_->write(text);
 }
 
-SafetensorsWriter::~SafetensorsWriter() {
-  if (!finished_) discard();
-}
-
-void SafetensorsWriter::discard() noexcept {
-  if (out_ != nullptr) std::fclose(out_);
-  out_ = nullptr;
-  std::remove(partial_path_.c_str());
-}
+SafetensorsWriter::~SafetensorsWriter() = default;
 
 std::string SafetensorsWriter::current_tensor() const {
   for (size_t i = 0; i < ends_.size(); ++i) {
@@ -469,32 +457,27 @@ std::string SafetensorsWriter::current_tensor() const {
 }
 
 void SafetensorsWriter::write(const void* bytes, size_t n) {
-  if (finished_ || out_ == nullptr) fail(path_, "write() after finish()");
+  if (finished_) fail(path_, "write() after finish()");
   if (n > total_ - written_) {
     fail(path_, "write of " + std::to_string(n) + " bytes passes the end of the data section (" +
                     std::to_string(written_) + " of " + std::to_string(total_) + " bytes already written)");
   }
   if (n == 0) return;
-  if (std::fwrite(bytes, 1, n, out_) != n) {
-    fail(partial_path_, "write failed in tensor " + quoted(current_tensor()) + ": " + std::strerror(errno));
+  try {
+    out_->write(bytes, n);
+  } catch (const Error& e) {
+    fail(path_, "in tensor " + quoted(current_tensor()) + ": " + e.what());
   }
   written_ += n;
 }
 
 void SafetensorsWriter::finish() {
-  if (finished_ || out_ == nullptr) fail(path_, "finish() called twice");
+  if (finished_) fail(path_, "finish() called twice");
   if (written_ != total_) {
     fail(path_, "finish() with " + std::to_string(written_) + " of " + std::to_string(total_) +
                     " data bytes written (tensor " + quoted(current_tensor()) + " is incomplete)");
   }
-  // Flush and sync before the rename so the final name never points at data still only in memory.
-  if (std::fflush(out_) != 0) fail(partial_path_, std::string("cannot flush: ") + std::strerror(errno));
-  if (::fsync(fileno(out_)) != 0) fail(partial_path_, std::string("cannot fsync: ") + std::strerror(errno));
-  std::FILE* f = std::exchange(out_, nullptr);
-  if (std::fclose(f) != 0) fail(partial_path_, std::string("cannot close: ") + std::strerror(errno));
-  if (std::rename(partial_path_.c_str(), path_.c_str()) != 0) {
-    fail(partial_path_, "cannot rename to " + path_ + ": " + std::strerror(errno));
-  }
+  out_->commit();
   finished_ = true;
 }
 

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "io/mapped_file.h"
+#include "io/output_file.h"
 #include "numerics/dtype.h"
 
 namespace g4ref {
@@ -84,8 +85,8 @@ struct TensorSpec {
 // appended in that order (possibly in several chunks), so a 24 GB file never sits in memory.
 // The tensors must be given sorted by name (as Hugging Face files are); the constructor checks this, so
 // the order the caller writes in is the order in the file.
-// Writes to PATH + ".partial" and renames to PATH only in finish(); the destructor of an unfinished
-// writer removes the partial file, so nothing half-written is ever left under the final name.
+// Writes through an OutputFile (io/output_file.h): PATH.partial, renamed to PATH only in finish(); the destructor
+// of an unfinished writer removes the partial file, so nothing half-written is ever left under the final name.
 class SafetensorsWriter {
  public:
   SafetensorsWriter(const std::string& path, std::vector<TensorSpec> tensors,
@@ -99,15 +100,13 @@ class SafetensorsWriter {
 
  private:
   std::string current_tensor() const;  // the tensor the next byte belongs to (for messages)
-  void discard() noexcept;
 
   std::string path_;
-  std::string partial_path_;
+  std::unique_ptr<OutputFile> out_;
   std::vector<TensorSpec> tensors_;
   std::vector<uint64_t> ends_;  // end offset of each tensor in the data section
   uint64_t total_ = 0;
   uint64_t written_ = 0;
-  std::FILE* out_ = nullptr;
   bool finished_ = false;
 };
 

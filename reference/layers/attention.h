@@ -21,28 +21,6 @@
 
 namespace g4ref {
 
-// Keys and values of past tokens for one layer, one contiguous [tokens, D] matrix per KV head.
-template <class T>
-struct LayerCache {
-  std::vector<std::vector<T>> k, v;  // [kv_heads][tokens · D]
-  std::vector<int64_t> position;
-  std::vector<int> block;
-  int64_t size() const { return static_cast<int64_t>(position.size()); }
-
-  // Sliding layers only ever look back `window` tokens: drop what no future query can see (with one token of
-  // slack so the off-by-one test variant still finds its extra key).
-  void trim(int64_t next_position, int64_t window, int64_t head_dim) {
-    int64_t drop = 0;
-    while (drop < size() && position[drop] < next_position - window - 1) ++drop;
-    if (drop < window) return;  // amortized: trim in batches
-    for (auto* side : {&k, &v}) {
-      for (auto& rows : *side) rows.erase(rows.begin(), rows.begin() + drop * head_dim);
-    }
-    position.erase(position.begin(), position.begin() + drop);
-    block.erase(block.begin(), block.begin() + drop);
-  }
-};
-
 struct AttentionShape {
   int layer = 0;
   LayerType type = LayerType::sliding;
@@ -52,11 +30,15 @@ struct AttentionShape {
   double eps = 1e-6;
 };
 
-template <class P>
+// CACHE holds the keys and values of earlier tokens (forward/kv_cache.h): append(k, v, positions, blocks) takes
+// this call's normed and rotated keys and values, then keys(g) / values(g) give KV head g's [size(), D] rows,
+// position(j) / block(j) each cached token's position and block id, and trim(next, window) may drop what no later
+// query can see.
+template <class P, class Cache>
 Mat<typename P::T> attention(const Mat<typename P::T>& x, const LayerWeights& w, const AttentionShape& a,
                              const MaskRule& rule, const std::vector<float>& inv_freq,
                              const std::vector<int64_t>& positions, const std::vector<int>& blocks,
-                             const Deviations& dev, LayerCache<typename P::T>& cache, Tracer* tracer) {
+                             const Deviations& dev, Cache& cache, Tracer* tracer) {
   using T = typename P::T;
   const std::string pre = "layers." + std::to_string(a.layer) + ".";
   const int64_t n = x.rows();
@@ -94,26 +76,14 @@ Mat<typename P::T> attention(const Mat<typename P::T>& x, const LayerWeights& w,
   trace(tracer, pre + "q_rope", q_normed, head_shape_q);
   trace(tracer, pre + "k_rope", k_normed, head_shape_kv);
 
-  // Append the new keys and values to the cache.
-  cache.k.resize(a.kv_heads);
-  cache.v.resize(a.kv_heads);
-  for (int g = 0; g < a.kv_heads; ++g) {
-    for (int64_t t = 0; t < n; ++t) {
-      const T* kr = k_normed.data() + t * k_normed.cols() + g * D;
-      const T* vr = v_normed.data() + t * v_normed.cols() + g * D;
-      cache.k[g].insert(cache.k[g].end(), kr, kr + D);
-      cache.v[g].insert(cache.v[g].end(), vr, vr + D);
-    }
-  }
-  cache.position.insert(cache.position.end(), positions.begin(), positions.end());
-  cache.block.insert(cache.block.end(), blocks.begin(), blocks.end());
+  cache.append(k_normed, v_normed, a.kv_heads, D, positions, blocks);
   const int64_t m = cache.size();
 
   // Which (query, key) pairs may attend: the same for every head.
   std::vector<char> allowed(n * m);
   for (int64_t i = 0; i < n; ++i) {
     for (int64_t j = 0; j < m; ++j) {
-      allowed[i * m + j] = attention_allowed(rule, positions[i], cache.position[j], blocks[i], cache.block[j]);
+      allowed[i * m + j] = attention_allowed(rule, positions[i], cache.position(j), blocks[i], cache.block(j));
     }
   }
 
@@ -122,8 +92,8 @@ Mat<typename P::T> attention(const Mat<typename P::T>& x, const LayerWeights& w,
   for (int h = 0; h < a.heads; ++h) {
     const int g = h / group;
     const Mat<T> qh = q_normed.middleCols(int64_t(h) * D, D);
-    const Eigen::Map<const Mat<T>> kh(cache.k[g].data(), m, D);
-    const Eigen::Map<const Mat<T>> vh(cache.v[g].data(), m, D);
+    const Eigen::Map<const Mat<T>> kh(cache.keys(g), m, D);
+    const Eigen::Map<const Mat<T>> vh(cache.values(g), m, D);
     MatrixView k_view{std::is_same_v<T, double> ? DType::F64 : DType::F32,
                       reinterpret_cast<const std::byte*>(kh.data()), m, D, pre + "k_cache"};
     Mat<T> s = matmul_nt<T>(qh, k_view);  // scaling 1.0: q_norm/k_norm replace 1/sqrt(D)
@@ -150,7 +120,7 @@ Mat<typename P::T> attention(const Mat<typename P::T>& x, const LayerWeights& w,
 
   Mat<T> y = matmul_nt<T>(o, w.o);
   round_all<P>(y);
-  if (a.type == LayerType::sliding && !positions.empty()) cache.trim(positions.back() + 1, rule.window, D);
+  if (a.type == LayerType::sliding && !positions.empty()) cache.trim(positions.back() + 1, rule.window);
   return y;
 }
 

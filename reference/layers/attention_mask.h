@@ -10,15 +10,9 @@
 
 #include "model/config.h"
 #include "model/options.h"
+#include "model/token_types.h"
 
 namespace g4ref {
-
-// Token types of mm_token_type_ids (spec §3.3): 0 text, 1 image, 2 video, 3 audio placeholder.
-enum TokenType : int { kText = 0, kImage = 1, kVideo = 2, kAudio = 3 };
-
-// Block id per token: −1 for tokens outside any block, else 0, 1, 2, … in order of appearance, starting at
-// `first_id` (so ids stay unique across several prefill calls).
-std::vector<int> block_ids_from_token_types(const std::vector<int>& token_types, int first_id = 0);
 
 struct MaskRule {
   LayerType layer_type = LayerType::sliding;

@@ -9,11 +9,11 @@
 
 namespace g4ref {
 
-template <class P>
+template <class P, class Cache>
 Mat<typename P::T> decoder_layer(const Mat<typename P::T>& h_in, const LayerWeights& w, const AttentionShape& a,
                                  const MaskRule& rule, const std::vector<float>& inv_freq,
                                  const std::vector<int64_t>& positions, const std::vector<int>& blocks,
-                                 const Deviations& dev, LayerCache<typename P::T>& cache, Tracer* tracer) {
+                                 const Deviations& dev, Cache& cache, Tracer* tracer) {
   using T = typename P::T;
   const std::string pre = "layers." + std::to_string(a.layer) + ".";
   const int64_t H = h_in.cols();

@@ -5,7 +5,7 @@
 #include <cmath>
 #include <vector>
 
-#include "io/error.h"
+#include "base/error.h"
 #include "model/options.h"
 #include "numerics/matmul.h"
 

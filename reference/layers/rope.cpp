@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "io/error.h"
+#include "base/error.h"
 #include "layers/rope_tables.h"
 
 namespace g4ref {

@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "io/error.h"
+#include "base/error.h"
 #include "layers/layer_norm.h"
 #include "layers/rms_norm.h"
 #include "model/tracer.h"

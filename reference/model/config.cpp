@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "io/error.h"
+#include "base/error.h"
 
 namespace g4ref {
 

@@ -6,7 +6,7 @@
 #include <map>
 #include <type_traits>
 
-#include "io/error.h"
+#include "base/error.h"
 #include "model/gguf_names.h"
 #include "model/tensor_names.h"
 #include "model/weights.h"

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "io/error.h"
+#include "base/error.h"
 #include "model/tensor_names.h"
 
 namespace g4ref {
@@ -52,6 +52,17 @@ double gguf_partial_rotary_factor(const std::vector<float>& freqs, const std::st
   }
   if (rotated == 0) fail(where, "rope_freqs.weight rotates no pair");
   return static_cast<double>(rotated) / static_cast<double>(freqs.size());
+}
+
+std::vector<int64_t> gguf_patch_chw_permutation(int patch_side) {
+  const int64_t p = patch_side;
+  std::vector<int64_t> perm(static_cast<size_t>(p * p * 3));
+  for (int64_t ch = 0; ch < 3; ++ch) {
+    for (int64_t row = 0; row < p; ++row) {
+      for (int64_t col = 0; col < p; ++col) perm[static_cast<size_t>(ch * p * p + row * p + col)] = row * p * 3 + col * 3 + ch;
+    }
+  }
+  return perm;
 }
 
 }  // namespace g4ref

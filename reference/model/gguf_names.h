@@ -40,4 +40,8 @@ double gguf_f32_decimal(const GgufFile& f, const std::string& key);
 // reference decodes keep their ggml type in MatrixView::quant. Throws for types it cannot decode.
 MatrixView gguf_matrix_view(const GgufTensor& t);
 
+// The HWC -> CHW column permutation of spec §7.2 for square patches of side P with 3 channels:
+// perm[chw] = hwc, i.e. the CHW-ordered vector is v_chw[i] = v_hwc[perm[i]].
+std::vector<int64_t> gguf_patch_chw_permutation(int patch_side);
+
 }  // namespace g4ref

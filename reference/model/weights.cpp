@@ -3,7 +3,7 @@
 #include <filesystem>
 #include <sstream>
 
-#include "io/error.h"
+#include "base/error.h"
 #include "model/tensor_names.h"
 
 namespace g4ref {

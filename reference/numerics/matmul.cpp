@@ -4,7 +4,7 @@
 #include <type_traits>
 #include <vector>
 
-#include "io/error.h"
+#include "base/error.h"
 
 namespace g4ref {
 

@@ -1,6 +1,6 @@
 #include "numerics/precision.h"
 
-#include "io/error.h"
+#include "base/error.h"
 
 namespace g4ref {
 

@@ -9,7 +9,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "io/error.h"
+#include "base/error.h"
 #include "numerics/bf16.h"
 #include "numerics/dtype.h"
 

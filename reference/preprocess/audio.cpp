@@ -38,7 +38,7 @@
 #include <memory>
 #include <type_traits>
 
-#include "io/error.h"
+#include "base/error.h"
 
 namespace g4ref {
 

@@ -19,7 +19,8 @@
 #include <memory>
 #include <string_view>
 
-#include "io/error.h"
+#include "base/error.h"
+#include "io/output_file.h"
 
 // stb_image, only the formats we accept (fewer decoders, less attack surface), with its functions
 // static to this file so that no other translation unit's copy can clash with ours.
@@ -405,24 +406,7 @@ void write_png(const std::string& path, int width, int height, int channels, con
   if (!stbi_write_png_to_func(append, &encoded, width, height, channels, pixels, width * channels)) {
     fail(path, "PNG encoding failed");
   }
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) fail(tmp, std::string("cannot create: ") + std::strerror(errno));
-    out.write(reinterpret_cast<const char*>(encoded.data()), static_cast<std::streamsize>(encoded.size()));
-    out.close();
-    if (!out) {
-      std::error_code ec;
-      fs::remove(tmp, ec);
-      fail(tmp, "write error");
-    }
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec) {
-    fs::remove(tmp, ec);
-    fail(path, "cannot rename the temporary file into place: " + ec.message());
-  }
+  write_file_atomically(path, std::string(reinterpret_cast<const char*>(encoded.data()), encoded.size()));
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@
 #include <memory>
 #include <set>
 
-#include "io/error.h"
+#include "base/error.h"
 
 extern "C" {
 #include <libavcodec/avcodec.h>

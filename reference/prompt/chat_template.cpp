@@ -1,6 +1,6 @@
 #include "prompt/chat_template.h"
 
-#include "io/error.h"
+#include "base/error.h"
 
 namespace g4ref {
 

@@ -3,7 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <unordered_map>
 
-#include "io/error.h"
+#include "base/error.h"
 #include "prompt/hf_tokenizer.h"
 
 namespace g4ref {

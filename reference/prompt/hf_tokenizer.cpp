@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "io/error.h"
+#include "base/error.h"
 #include "io/mapped_file.h"
 #include "prompt/bpe.h"
 

@@ -3,8 +3,8 @@
 #include <cmath>
 #include <cstdio>
 
-#include "io/error.h"
-#include "layers/attention_mask.h"
+#include "base/error.h"
+#include "model/token_types.h"
 
 namespace g4ref {
 

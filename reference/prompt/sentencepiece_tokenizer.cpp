@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "io/error.h"
+#include "base/error.h"
 
 namespace g4ref {
 

@@ -3,7 +3,7 @@
 #include <filesystem>
 #include <fstream>
 
-#include "io/error.h"
+#include "base/error.h"
 #include "prompt/gguf_tokenizer.h"
 #include "prompt/hf_tokenizer.h"
 #include "prompt/sentencepiece_tokenizer.h"

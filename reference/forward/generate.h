@@ -10,7 +10,7 @@
 #include <Eigen/Core>
 
 #include "model/config.h"
-#include "model/session.h"
+#include "forward/session.h"
 
 namespace g4ref {
 

@@ -1,8 +1,9 @@
-#include "model/session.h"
+#include "forward/session.h"
 
 #include <omp.h>
 
-#include "io/error.h"
+#include "base/error.h"
+#include "forward/kv_cache.h"
 #include "layers/audio_embedder.h"
 #include "layers/decoder_layer.h"
 #include "layers/embedding.h"
@@ -25,6 +26,23 @@ class SessionImpl final : public Session {
     inv_sliding_ = rope_inv_freq(t.rope_sliding, t.head_dim, wrong_rope);
     inv_full_ = rope_inv_freq(t.rope_full, t.global_head_dim, wrong_rope);
     embed_scale_ = embedding_scale(t.hidden_size, model.embedding_scale_dtype(), options.embed_scale);
+    // Each layer's shapes, mask rule and RoPE frequencies depend only on the config and the options.
+    for (int l = 0; l < t.num_hidden_layers; ++l) {
+      LayerSetup s;
+      s.shape.layer = l;
+      s.shape.type = t.layer_types[l];
+      s.shape.heads = t.num_attention_heads;
+      s.shape.kv_heads = t.layer_kv_heads(l);
+      s.shape.head_dim = t.layer_head_dim(l);
+      s.shape.eps = t.rms_norm_eps;
+      s.rule.layer_type = s.shape.type;
+      s.rule.window = t.sliding_window;
+      s.rule.variant = options.window;
+      s.rule.window_off_by_one = options.deviations.window_off_by_one;
+      s.rule.image_attention = options.image_attention;
+      s.inv_freq = t.is_full(l) ? &inv_full_ : &inv_sliding_;
+      layers_.push_back(s);
+    }
   }
 
   Eigen::MatrixXd forward(const std::vector<int>& tokens, const std::vector<int>& token_types, LogitRows rows,
@@ -63,22 +81,9 @@ class SessionImpl final : public Session {
     trace(tracer_, "embed.out", h);
 
     for (int l = 0; l < t.num_hidden_layers; ++l) {
-      AttentionShape a;
-      a.layer = l;
-      a.type = t.layer_types[l];
-      a.heads = t.num_attention_heads;
-      a.kv_heads = t.layer_kv_heads(l);
-      a.head_dim = t.layer_head_dim(l);
-      a.eps = t.rms_norm_eps;
-      MaskRule rule;
-      rule.layer_type = a.type;
-      rule.window = t.sliding_window;
-      rule.variant = options_.window;
-      rule.window_off_by_one = options_.deviations.window_off_by_one;
-      rule.image_attention = options_.image_attention;
-      const std::vector<float>& inv = t.is_full(l) ? inv_full_ : inv_sliding_;
-      h = decoder_layer<P>(h, w.layers[l], a, rule, inv, positions, blocks, options_.deviations, caches_[l],
-                           tracer_);
+      const LayerSetup& s = layers_[static_cast<size_t>(l)];
+      h = decoder_layer<P>(h, w.layers[l], s.shape, s.rule, *s.inv_freq, positions, blocks, options_.deviations,
+                           caches_[l], tracer_);
     }
     position_ += n;
 
@@ -157,6 +162,12 @@ class SessionImpl final : public Session {
   const Model& model_;
   RunOptions options_;
   Tracer* tracer_;
+  struct LayerSetup {
+    AttentionShape shape;
+    MaskRule rule;
+    const std::vector<float>* inv_freq = nullptr;
+  };
+  std::vector<LayerSetup> layers_;
   std::vector<LayerCache<T>> caches_;
   std::vector<float> inv_sliding_, inv_full_;
   double embed_scale_ = 1.0;

@@ -1,4 +1,4 @@
-#include "layers/attention_mask.h"
+#include "model/token_types.h"
 
 namespace g4ref {
 

@@ -1,4 +1,4 @@
-#include "model/synth_tokenizer.h"
+#include "convert/synth_tokenizer.h"
 
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
@@ -8,7 +8,7 @@
 #include <set>
 #include <unordered_map>
 
-#include "io/error.h"
+#include "base/error.h"
 
 namespace g4ref {
 

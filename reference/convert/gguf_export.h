@@ -28,8 +28,5 @@ uint32_t gguf_file_type(GgmlType requested);
 // the directory holding one; suppress tokens come from the model directory's generation_config.json.
 void export_text_gguf(const Model& model, const std::string& tokenizer_path, GgmlType type, const std::string& out);
 
-// The HWC -> CHW column permutation of spec §7.2 for square patches of side P with 3 channels:
-// perm[chw] = hwc, i.e. the CHW-ordered vector is v_chw[i] = v_hwc[perm[i]].
-std::vector<int64_t> gguf_patch_chw_permutation(int patch_side);
 
 }  // namespace g4ref

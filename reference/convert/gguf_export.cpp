@@ -1,4 +1,4 @@
-#include "model/gguf_export.h"
+#include "convert/gguf_export.h"
 
 #include <algorithm>
 #include <cmath>
@@ -10,11 +10,11 @@
 #include <set>
 #include <sstream>
 
-#include "io/error.h"
+#include "base/error.h"
 #include "io/gguf.h"
-#include "model/generate.h"
+#include "forward/generate.h"
 #include "model/gguf_names.h"
-#include "model/synth_tokenizer.h"
+#include "convert/synth_tokenizer.h"
 #include "model/tensor_names.h"
 #include "prompt/tokenizer.h"
 
@@ -308,15 +308,5 @@ void export_text_gguf(const Model& model, const std::string& tokenizer_path, Ggm
   wr.finish();
 }
 
-std::vector<int64_t> gguf_patch_chw_permutation(int patch_side) {
-  const int64_t p = patch_side;
-  std::vector<int64_t> perm(static_cast<size_t>(p * p * 3));
-  for (int64_t ch = 0; ch < 3; ++ch) {
-    for (int64_t row = 0; row < p; ++row) {
-      for (int64_t col = 0; col < p; ++col) perm[static_cast<size_t>(ch * p * p + row * p + col)] = row * p * 3 + col * 3 + ch;
-    }
-  }
-  return perm;
-}
 
 }  // namespace g4ref

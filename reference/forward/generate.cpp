@@ -1,4 +1,4 @@
-#include "model/generate.h"
+#include "forward/generate.h"
 
 #include <algorithm>
 #include <cmath>
@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <numeric>
 
-#include "io/error.h"
+#include "base/error.h"
 
 namespace g4ref {
 

@@ -1,4 +1,4 @@
-#include "model/synth.h"
+#include "convert/synth.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,9 +6,10 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "io/error.h"
+#include "base/error.h"
+#include "io/output_file.h"
 #include "io/safetensors.h"
-#include "model/synth_tokenizer.h"
+#include "convert/synth_tokenizer.h"
 #include "model/tensor_names.h"
 #include "numerics/bf16.h"
 
@@ -143,18 +144,8 @@ uint64_t tensor_bytes(const TensorSpec& t) {
   return n;
 }
 
-void write_file_atomically(const fs::path& path, const std::string& bytes) {
-  const fs::path tmp = path.string() + ".partial";
-  {
-    std::ofstream out(tmp, std::ios::binary);
-    out << bytes;
-    if (!out) fail(tmp.string(), "write failed");
-  }
-  fs::rename(tmp, path);
-}
-
 void write_json_atomically(const fs::path& path, const nlohmann::json& j) {
-  write_file_atomically(path, j.dump(2) + "\n");
+  write_file_atomically(path.string(), j.dump(2) + "\n");
 }
 
 }  // namespace
@@ -275,8 +266,8 @@ SynthSummary write_synthetic_checkpoint(const SynthOptions& o) {
                           std::to_string(synth_token_id(piece)) + ")");
       }
     }
-    write_file_atomically(dir / "tokenizer.model", tok.sentencepiece_model);
-    write_file_atomically(dir / "tokenizer.json", tok.tokenizer_json);
+    write_file_atomically((dir / "tokenizer.model").string(), tok.sentencepiece_model);
+    write_file_atomically((dir / "tokenizer.json").string(), tok.tokenizer_json);
     write_json_atomically(dir / "tokenizer_config.json",
                           {{"add_bos_token", false}, {"bos_token", "<bos>"}, {"eos_token", "<eos>"},
                            {"pad_token", "<pad>"}, {"unk_token", "<unk>"}, {"tokenizer_class", "GemmaTokenizer"}});
