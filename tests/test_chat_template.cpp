@@ -83,29 +83,6 @@ TEST(ChatTemplate, BadRolesAreRefused) {
   EXPECT_THROW(render_chat({Message::text("robot", "a")}, {}), Error);
 }
 
-TEST(MediaPlaceholders, TwoImagesAndAudioLayout) {
-  // Test-double token counts: image 1 → 3 tokens, image 2 → 2 tokens, audio → 4 frames.
-  const std::string s = expand_media_markers("A<|image|>B<|image|><|audio|>C",
-                                             {{Kind::image, 3, {}}, {Kind::image, 2, {}}, {Kind::audio, 4, {}}});
-  EXPECT_EQ(s,
-            "A<|image><|image|><|image|><|image|><image|>B<|image><|image|><|image|><image|>"
-            "<|audio><|audio|><|audio|><|audio|><|audio|><audio|>C");
-}
-
-TEST(MediaPlaceholders, VideoFramesWithTimestamps) {
-  const std::string s = expand_media_markers("<|video|>", {{Kind::video, 2, {0.0, 59.99, 61.5}}});
-  EXPECT_EQ(s,
-            "00:00 <|image><|video|><|video|><image|> 00:59 <|image><|video|><|video|><image|> "
-            "01:01 <|image><|video|><|video|><image|>");
-  EXPECT_EQ(mmss(3599.9), "59:59");
-  EXPECT_EQ(mmss(3600), "60:00");
-}
-
-TEST(MediaPlaceholders, MarkerAndItemCountsMustAgree) {
-  EXPECT_THROW(expand_media_markers("<|image|><|image|>", {{Kind::image, 1, {}}}), Error);
-  EXPECT_THROW(expand_media_markers("<|image|>", {{Kind::image, 1, {}}, {Kind::image, 1, {}}}), Error);
-  EXPECT_THROW(expand_media_markers("<|audio|>", {{Kind::image, 1, {}}}), Error);
-}
 
 TEST(MediaPlaceholders, TokenTypesAndBlocks) {
   // Ids as the 12B config gives them: two images (3 and 2 placeholders), one audio clip (2 frames), text.

@@ -102,8 +102,8 @@ TEST(SynthTokenizer, TwoImagesAudioAndTextLayout) {
   ChatOptions o;
   o.add_generation_prompt = false;
   const std::string text = expand_media_markers(
-      render_chat({m}, o), {{ContentItem::Kind::image, 3, {}}, {ContentItem::Kind::image, 2, {}},
-                            {ContentItem::Kind::audio, 4, {}}});
+      render_chat({m}, o), {{MediaKind::image, 3, {}}, {MediaKind::image, 2, {}},
+                            {MediaKind::audio, 4, {}}});
   const std::vector<int> ids = tok->encode(text);
   const int B = c.boi_token_id, I = c.image_token_id, E = c.eoi_token_id;
   const int BA = c.boa_token_id, A = c.audio_token_id, EA = c.eoa_token_id;

@@ -62,7 +62,7 @@ void add_images(const std::vector<std::string>& files, int budget, const ModelCo
     // spec §3.1 step 1 and §9.6 expected white compositing — see preprocess/image.h.
     const PreparedImage im = prepare_image(file, budget > 0 ? budget : c.vision.num_soft_tokens, AlphaMode::drop);
     content.push_back({ContentItem::Kind::image, ""});
-    tokens.push_back({ContentItem::Kind::image, im.soft_tokens(), {}});
+    tokens.push_back({MediaKind::image, im.soft_tokens(), {}});
     media.push_back(image_input(im));
   }
 }
@@ -72,7 +72,7 @@ void add_videos(const std::vector<std::string>& paths, const ModelConfig& c, std
   for (const std::string& path : paths) {
     if (!c.vision.present) fail(path, "the checkpoint has no vision embedder (no vision_config)");
     const VideoFrames v = std::filesystem::is_directory(path) ? load_frame_directory(path) : decode_video(path);
-    MediaTokens t{ContentItem::Kind::video, 0, v.times};
+    MediaTokens t{MediaKind::video, 0, v.times};
     for (const RgbImage& frame : v.frames) {
       const PreparedImage im = prepare_decoded(frame, kVideoFrameBudget);
       t.tokens = im.soft_tokens();  // every frame has the source size, so the same count
@@ -93,7 +93,7 @@ void add_audio(const std::vector<std::string>& files, double max_seconds, const 
                 << " frames): out of distribution for the model (spec §4); --max-audio-seconds caps it\n";
     }
     content.push_back({ContentItem::Kind::audio, ""});
-    tokens.push_back({ContentItem::Kind::audio, static_cast<int>(a.frames.n_frames), {}});
+    tokens.push_back({MediaKind::audio, static_cast<int>(a.frames.n_frames), {}});
     MediaInput m;
     m.kind = MediaInput::Kind::audio;
     m.rows = a.frames.n_frames;

@@ -19,9 +19,9 @@ std::string repeat(const std::string& s, int n) {
 
 std::string expansion(const MediaTokens& m) {
   switch (m.kind) {
-    case ContentItem::Kind::image: return "<|image>" + repeat("<|image|>", m.tokens) + "<image|>";
-    case ContentItem::Kind::audio: return "<|audio>" + repeat("<|audio|>", m.tokens) + "<audio|>";
-    case ContentItem::Kind::video: {
+    case MediaKind::image: return "<|image>" + repeat("<|image|>", m.tokens) + "<image|>";
+    case MediaKind::audio: return "<|audio>" + repeat("<|audio|>", m.tokens) + "<audio|>";
+    case MediaKind::video: {
       // Video frames use the image begin/end tokens; frames are joined with a single space (spec §3.4).
       std::string s;
       for (size_t f = 0; f < m.frame_times.size(); ++f) {
@@ -30,7 +30,6 @@ std::string expansion(const MediaTokens& m) {
       }
       return s;
     }
-    case ContentItem::Kind::text: break;
   }
   return "";
 }
@@ -45,15 +44,15 @@ std::string mmss(double seconds) {
 }
 
 std::string expand_media_markers(const std::string& rendered, const std::vector<MediaTokens>& media) {
-  static const std::pair<const char*, ContentItem::Kind> kMarkers[] = {
-      {"<|image|>", ContentItem::Kind::image},
-      {"<|audio|>", ContentItem::Kind::audio},
-      {"<|video|>", ContentItem::Kind::video}};
+  static const std::pair<const char*, MediaKind> kMarkers[] = {
+      {"<|image|>", MediaKind::image},
+      {"<|audio|>", MediaKind::audio},
+      {"<|video|>", MediaKind::video}};
   std::string out;
   size_t pos = 0, next_media = 0;
   while (pos < rendered.size()) {
     size_t best = std::string::npos;
-    const std::pair<const char*, ContentItem::Kind>* found = nullptr;
+    const std::pair<const char*, MediaKind>* found = nullptr;
     for (const auto& m : kMarkers) {
       const size_t p = rendered.find(m.first, pos);
       if (p < best) {

@@ -7,12 +7,13 @@
 #include <vector>
 
 #include "model/config.h"
-#include "prompt/chat_template.h"
 
 namespace g4ref {
 
+enum class MediaKind { image, audio, video };
+
 struct MediaTokens {
-  ContentItem::Kind kind = ContentItem::Kind::image;
+  MediaKind kind = MediaKind::image;
   int tokens = 0;                   // soft tokens (per frame for video)
   std::vector<double> frame_times;  // video only: each sampled frame's timestamp in seconds
 };
