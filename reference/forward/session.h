@@ -9,21 +9,11 @@
 #include "model/options.h"
 #include "model/tracer.h"
 #include "model/weights.h"
+#include "prompt/request.h"
 
 namespace g4ref {
 
 enum class LogitRows { none, last, all };
-
-// One preprocessed media item, embedded by the session in its own precision. Placeholders take the rows of the
-// items in order: image and video placeholders (token types 1, 2) the image items' patches, audio placeholders
-// (type 3) the audio items' frames (spec §3.3, §4).
-struct MediaInput {
-  enum class Kind { image, audio };
-  Kind kind = Kind::image;
-  int64_t rows = 0, cols = 0;
-  std::vector<float> values;              // rows × cols: image patches (HWC, in [0, 1]) or 16 kHz audio frames
-  std::vector<std::pair<int, int>> xy;    // image only: (column, row) of each patch
-};
 
 class Session {
  public:
@@ -32,9 +22,17 @@ class Session {
   // softcapped logits of the requested rows, as double whatever the precision.
   virtual Eigen::MatrixXd forward(const std::vector<int>& tokens, const std::vector<int>& token_types,
                                   LogitRows rows, const std::vector<MediaInput>& media = {}) = 0;
+  // A whole prompt (prompt/request.h): its ids, token types and media.
+  Eigen::MatrixXd forward(const Prompt& prompt, LogitRows rows) {
+    return forward(prompt.ids, prompt.token_types, rows, prompt.media);
+  }
   virtual int64_t position() const = 0;  // number of tokens processed so far
 };
 
 std::unique_ptr<Session> make_session(const Model& model, const RunOptions& options, Tracer* tracer = nullptr);
+
+// One media item through its embedder alone (spec §3.2 or §4) in PRECISION: [tokens, hidden], as the session
+// writes it over the placeholders.
+Eigen::MatrixXd embed_media(const Model& model, const MediaInput& item, Precision precision);
 
 }  // namespace g4ref

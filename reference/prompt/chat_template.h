@@ -35,6 +35,8 @@ struct ChatOptions {
 };
 
 std::string render_chat(const std::vector<Message>& messages, const ChatOptions& options);
+// MESSAGES in the Hugging Face JSON form (prompt/request.h).
+std::string render_chat(const nlohmann::ordered_json& messages, const ChatOptions& options);
 
 // Tool syntax of the template: strings wrapped in <|"|>, objects {key:value,…}, lists […].
 std::string render_tool_value(const nlohmann::json& v);
