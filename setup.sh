@@ -14,6 +14,8 @@ packages=(
   libsentencepiece-dev sentencepiece libstb-dev
   libsndfile1-dev libsoxr-dev libexif-dev
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg
+  # Unicode for the benchmark scorers (eval/harness/scoring)
+  libicu-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev
   # independent oracles used by the tests (Debian's Python, not a virtual environment)
