@@ -317,6 +317,19 @@ TEST(ScoringBleu, Tokenizer13aAgreesWithPythonRe) {
   }
 }
 
+TEST(ScoringBleu, TokenizerIntlAgreesWithPythonRegex) {
+  std::string out;
+  if (testing::run_command("/usr/bin/python3 -c 'import regex' 2>/dev/null", &out) != 0) {
+    GTEST_SKIP() << "Debian's python3-regex is not installed (run setup.sh)";
+  }
+  const Strings items = {"It wasn't surprising. (Really!) 3.5, \"ok\"", "1,000.5 and 2.", "Ünïcödé — “quotes” …",
+                         "$5 + €3 = £8 ©™", "a-b_c/d", "1.2.3 end.", "¿Qué? ¡Sí!", "x²+y³", "", "。你好，世界！"};
+  const auto expected = run_python_oracle("python_text.py", {{"op", "tokintl"}, {"items", items}});
+  for (size_t i = 0; i < items.size(); ++i) {
+    EXPECT_EQ(u32_to_utf8(bleu_tokenize(utf8_to_u32(items[i]), "intl")), expected[i].get<std::string>()) << items[i];
+  }
+}
+
 // ---------------------------------------------------------------- chrF (§4.3)
 
 TEST(ScoringChrf, SacrebleuChrfTestVectors) {

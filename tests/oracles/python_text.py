@@ -8,6 +8,9 @@ Reads {"op": NAME, "items": [...]} on standard input and writes the list of resu
   tok13a                         the four regular expressions of sacreBLEU's 13a tokenizer (its published
                                  patterns, run with Python's re), after the same preprocessing, then
                                  " ".join(line.split())
+  tokintl                        the three regular expressions of sacreBLEU's intl tokenizer (\p{N}, \p{P},
+                                 \p{S}), run with the `regex` module (Debian's python3-regex), then
+                                 " ".join(line.split())
 
 Usage: python3 tests/oracles/python_text.py < request.json
 """
@@ -34,6 +37,19 @@ def tok13a(line):
     return " ".join(line.split())
 
 
+def tokintl(line):
+    import regex  # only this operation needs it
+
+    patterns = [
+        (regex.compile(r"(\P{N})(\p{P})"), r"\1 \2 "),
+        (regex.compile(r"(\p{P})(\P{N})"), r" \1 \2"),
+        (regex.compile(r"(\p{S})"), r" \1 "),
+    ]
+    for pattern, repl in patterns:
+        line = pattern.sub(repl, line)
+    return " ".join(line.split())
+
+
 def to_float(s):
     try:
         return float(s).hex()
@@ -50,6 +66,7 @@ OPS = {
     "nfkd": lambda s: unicodedata.normalize("NFKD", s),
     "float": to_float,
     "tok13a": tok13a,
+    "tokintl": tokintl,
 }
 
 
