@@ -14,6 +14,7 @@
 #include "harness/scoring/bleu.h"
 #include "harness/scoring/bleu_tokenizers.h"
 #include "harness/scoring/chrf.h"
+#include "harness/scoring/english_number_normalizer.h"
 #include "harness/scoring/error_rate.h"
 #include "harness/scoring/exact_match.h"
 #include "harness/scoring/mcq_accuracy.h"
@@ -81,7 +82,10 @@ TEST(ScoringWer, JiwerEmptyReferenceTestVectors) {
   }
   for (int i = 2; i <= 10; ++i) {
     std::string hyp;
-    for (int j = 0; j < i; ++j) hyp += (j ? " " : "") + std::to_string(j);
+    for (int j = 0; j < i; ++j) {
+      if (j) hyp += ' ';
+      hyp += std::to_string(j);
+    }
     const ErrorRates r = word_error_rate({""}, {hyp});
     EXPECT_EQ(r.counts.insertions, static_cast<size_t>(i));
     EXPECT_EQ(r.wer, i);
@@ -701,6 +705,41 @@ TEST(ScoringNormalizer, WhisperEnglishCoveredRules) {
   EXPECT_EQ(n("It costs $1,000.50 today."), "it costs $1000.50 today");
   EXPECT_EQ(n("50% of cafés"), "50% of cafes");
   EXPECT_EQ(n("They're gonna win"), "they are going to win");
+}
+
+TEST(ScoringNormalizer, WhisperEnglishNumbers) {
+  // Hand-traced through EnglishNumberNormalizer.process_words, preprocess and postprocess.
+  const std::pair<const char*, const char*> cases[] = {
+      {"twenty five", "25"},
+      {"one oh one", "101"},
+      {"two point five", "2.5"},
+      {"three hundred and six", "306"},
+      {"five million dollars", "$5000000"},
+      {"fifty percent", "50%"},
+      {"fifty per cent", "50%"},
+      {"double seven", "77"},
+      {"twenty first", "21st"},
+      {"the sixties", "the 60s"},
+      {"a million", "a 1000000"},
+      {"two and a half", "2.5"},
+      {"two dollars and seven cents", "$2.07"},
+      {"one", "one"},
+      {"ones", "ones"},
+      {"1960s", "1960s"},
+      {"nineteen sixty", "1960"},
+      {"one thousand two hundred thirty four", "1234"},
+      {"minus five", "-5"},
+      {"point five", ".5"},
+      {"2.0 and 3.50", "2 and 3.50"},
+      {"ten decillion", "10000000000000000000000000000000000"},
+      {"a second chance", "a 2nd chance"},
+      {"nineth", "9th"},
+      {"no numbers here", "no numbers here"},
+  };
+  for (const auto& [in, want] : cases) EXPECT_EQ(whisper_english_numbers(in), want) << in;
+  const EnglishTextNormalizer n;
+  EXPECT_EQ(n("I have twenty-five dollars."), "i have $25");
+  EXPECT_EQ(n("It's about fifty percent, Dr. Who."), "it is about 50% doctor who");
 }
 
 TEST(ScoringNormalizer, EnglishSpellingMapFromFile) {
