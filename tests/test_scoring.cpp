@@ -892,6 +892,8 @@ TEST(ScoringCli, EveryMetricOnItsVectors) {
                                "--json-lines --after-label English:");
   EXPECT_NEAR(covost["score"].get<double>(), 100.0, 1e-9);
   EXPECT_EQ(covost["label_missing"], 0);
+  EXPECT_NEAR(score_of("chrf", {"Hello, World!"}, {"hello world"}, "--normalize english")["score"].get<double>(), 100.0,
+              1e-9);
 }
 
 TEST(ScoringCli, ClearErrors) {
