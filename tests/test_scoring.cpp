@@ -913,6 +913,13 @@ TEST(ScoringCli, ClearErrors) {
   r = run_score("--metric anls --refs " + (dir / "bad.txt") + " --hyps " + (dir / "one.txt"));
   EXPECT_NE(r.rc, 0);
   EXPECT_NE(r.out.find("bad.txt:1: not valid JSON"), std::string::npos) << r.out;
+  {
+    std::ofstream f(dir / "latin1.txt", std::ios::binary);
+    f << "caf\xe9\n";
+  }
+  r = run_score("--metric wer --refs " + (dir / "one.txt") + " --hyps " + (dir / "latin1.txt"));
+  EXPECT_NE(r.rc, 0);
+  EXPECT_NE(r.out.find("latin1.txt:1: invalid UTF-8"), std::string::npos) << r.out;
   r = run_score("--metric nope --refs " + (dir / "one.txt") + " --hyps " + (dir / "one.txt"));
   EXPECT_NE(r.rc, 0);
   r = run_score("--metric bleu --tokenize ja-mecab --refs " + (dir / "one.txt") + " --hyps " + (dir / "one.txt"));

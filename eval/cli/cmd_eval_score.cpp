@@ -20,6 +20,7 @@
 #include "harness/scoring/relaxed_accuracy.h"
 #include "harness/scoring/statistics.h"
 #include "harness/scoring/translation_label.h"
+#include "harness/scoring/unicode_text.h"
 #include "harness/scoring/vqa_accuracy.h"
 #include "harness/scoring/whisper_normalizer.h"
 
@@ -74,6 +75,7 @@ std::vector<std::string> read_lines(const std::string& path, const char* option)
   std::string line;
   while (std::getline(in, line)) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
+    utf8_to_u32(line, path + ":" + std::to_string(lines.size() + 1));  // the file and line of bad UTF-8
     lines.push_back(line);
   }
   if (in.bad()) fail(path, "read error");
