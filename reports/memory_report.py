@@ -23,6 +23,12 @@ def model(g4ref, *args):
     return json.loads(out)
 
 
+def needed(j):
+    """Weights once plus everything else (KV, compute, output, activations, baseline): what the engine needs."""
+    rest = sum(i["bytes"] for i in j["items"] if not i["name"].startswith("weights:"))
+    return j["weights"]["text_bytes"] + j["weights"].get("projector_bytes", 0) * (j["engine"] != "llamacpp") + rest
+
+
 def item(j, prefix):
     return sum(i["bytes"] for i in j["items"] if i["name"].startswith(prefix))
 
@@ -77,18 +83,21 @@ def main():
             for c in contexts:
                 j = model(g, "--preset", "12b", "--engine", "llamacpp", "--weights", w, "--context", str(c), "--kv-type", kv,
                           "--evaluated-tokens", "1")
-                pts.append({"context": c, "resident": j["resident_bytes"], "allocated": j["total_bytes"], "kv": kv_bytes(j)})
+                pts.append({"context": c, "resident": j["resident_bytes"], "allocated": j["total_bytes"], "needed": needed(j),
+                            "kv": kv_bytes(j)})
             series[f"llamacpp weights={w} kv={kv}"] = pts
     for prec in ["exact", "f32"]:
         pts = []
         for c in contexts[:4]:
             j = model(g, "--preset", "12b", "--engine", "reference", "--weights", "bf16", "--context", str(c), "--precision", prec)
-            pts.append({"context": c, "resident": j["resident_bytes"], "allocated": j["total_bytes"], "kv": kv_bytes(j)})
+            pts.append({"context": c, "resident": j["resident_bytes"], "allocated": j["total_bytes"], "needed": needed(j),
+                        "kv": kv_bytes(j)})
         series[f"reference bf16 {prec} (one prefill of the whole context)"] = pts
     pts = []
     for c in contexts:
         j = model(g, "--preset", "12b", "--engine", "hf", "--context", str(c), "--batch", "1")
-        pts.append({"context": c, "resident": j["resident_bytes"], "allocated": j["total_bytes"], "kv": kv_bytes(j)})
+        pts.append({"context": c, "resident": j["resident_bytes"], "allocated": j["total_bytes"], "needed": needed(j),
+                    "kv": kv_bytes(j)})
     series["hf bf16 (DynamicCache, decode)"] = pts
     R["memory_vs_context_12b"] = series
 
@@ -129,6 +138,13 @@ def main():
     R["measurements"] = meas
 
     R["claims"] = claims(g, R)
+    acc = model(g, "--preset", "12b", "--weights", "q4_0", "--context", "32768", "--kv-type", "q8_0", "--engine", "llamacpp")
+    acc4 = model(g, "--preset", "12b", "--weights", "q4_0", "--context", "32768", "--kv-type", "q8_0", "--engine", "llamacpp",
+                 "--evaluated-tokens", "4")
+    ref = model(g, "--preset", "12b", "--weights", "q4_0", "--context", "16", "--engine", "reference", "--precision", "exact")
+    ref4k = model(g, "--preset", "12b", "--weights", "bf16", "--context", "4096", "--engine", "reference", "--precision", "exact")
+    R["acceptance"] = {"llamacpp_32k_q8_0": acc["resident_bytes"], "llamacpp_32k_q8_0_4_tokens": acc4["resident_bytes"],
+                       "reference_exact_q4_0_16_tokens": ref["resident_bytes"], "reference_exact_bf16_4k": ref4k["resident_bytes"]}
 
     with open(os.path.join(a.out, "memory.json"), "w") as f:
         json.dump(R, f, indent=1)
@@ -299,6 +315,28 @@ def write_markdown(R, path):
              "reports/memory_measurements.jsonl` for the measured rows). GB = 10^9 bytes, GiB = 2^30. Every number below "
              "is computed by `g4ref memory` (eval/memory/memory_model.cpp) or measured; published figures are quoted only "
              "in the claims table, where they are under test.\n")
+    # Acceptance.
+    A = R["acceptance"]
+    ml = [m["measured"] for m in R["measurements"]]
+    m32 = [m for m in ml if m["engine"] == "llamacpp" and m["context"] == 32768 and m["kv_type"] == "q8_0"]
+    mref = [m for m in ml if m["engine"] == "reference" and m["model"].endswith(".gguf")]
+    L.append("## Summary\n")
+    if m32:
+        me = m32[0]["peak_rss_bytes"]
+        L.append(f"- `g4ref memory --preset 12b --weights q4_0 --context 32768 --kv-type q8_0 --engine llamacpp`: "
+                 f"**{gb(A['llamacpp_32k_q8_0'])} GB** resident (a full 512-token micro-batch evaluated; "
+                 f"{gb(A['llamacpp_32k_q8_0_4_tokens'])} GB with `--evaluated-tokens 4`, as measured). Measured peak RSS of "
+                 f"llama.cpp on the synthetic 12B Q4_0 GGUF at 32k, q8_0 cache, 4 tokens evaluated: **{gb(me)} GB**. "
+                 f"Difference {100 * (A['llamacpp_32k_q8_0'] / me - 1):+.2f} % "
+                 f"({100 * (A['llamacpp_32k_q8_0_4_tokens'] / me - 1):+.2f} % for the same evaluated tokens).")
+    if mref:
+        me = mref[0]["peak_rss_bytes"]
+        L.append(f"- Reference, exact: the longest prompt that ran is {mref[0]['tokens']} tokens (Q4_0 GGUF of the synthetic "
+                 f"12B, {mref[0]['seconds']:.0f} s on 2 shared cores): model **{gb(A['reference_exact_q4_0_16_tokens'])} GB**, "
+                 f"measured **{gb(me)} GB** ({100 * (A['reference_exact_q4_0_16_tokens'] / me - 1):+.2f} %). A 4k exact prompt "
+                 f"needs {gb(A['reference_exact_bf16_4k'], 2)} GB by the model (float64 cache and activations on top of the "
+                 "bf16 weights), more than this machine's 23 GiB: not run.")
+    L.append("- Claims: see the table at the end; every verdict cites the computed number behind it.\n")
     # Parameters.
     L.append("## Parameters and weights per format (text decoder; the 12B with its encoder-free embedders)\n")
     L.append("| model | parameters (computed) | active / effective | bf16 | Q8_0 | Q4_0 | Q4_0 + Q6_K embedding | projector bf16 | config source |")
@@ -322,13 +360,17 @@ def write_markdown(R, path):
             f"{k['layer_type']}: {k['layers']} layers × {k['cells']} cells × {k['bytes_per_cell']} B = {gb(k['bytes'])} GB"
             for k in fam[p]["kv_llamacpp_q8_0_32k"]) + ".\n")
     # Memory vs context.
-    L.append("## 12B: resident memory vs context (llama.cpp CPU, one sequence; model)\n")
+    L.append("## 12B: memory needed vs context (model)\n")
+    L.append("Needed = the weights once + KV cache + compute buffer (reserved) + output + activations + the measured process "
+             "baseline. On a CPU, llama.cpp's peak RSS for Q4_0 is higher by one more copy of the weights (the mapped file "
+             "pages it read to repack them, reclaimable page cache; see the measurements). llama.cpp: one sequence, "
+             "n_ubatch 512, flash attention on.\n")
     ser = R["memory_vs_context_12b"]
     ctxs = [p["context"] for p in ser["llamacpp weights=q4_0 kv=f16"]]
     L.append("| series | " + " | ".join(f"{c // 1024}k" for c in ctxs) + " |")
     L.append("|---|" + "---|" * len(ctxs))
     for name, pts in ser.items():
-        vals = {p["context"]: p["resident"] for p in pts}
+        vals = {p["context"]: p["needed"] for p in pts}
         L.append(f"| {name} | " + " | ".join(gb(vals[c], 2) if c in vals else "" for c in ctxs) + " |")
     L.append("\n(GB; includes the measured process baseline of each engine. Plot: memory_vs_context.png; breakdowns: "
              "memory_breakdown.png.)\n")
@@ -381,10 +423,11 @@ def plots(R, out):
 
     fig, ax = plt.subplots(figsize=(9, 5.5))
     for name, pts in R["memory_vs_context_12b"].items():
-        ax.plot([p["context"] for p in pts], [p["resident"] / GB for p in pts], marker="o", ms=3, label=name)
+        ax.plot([p["context"] for p in pts], [p["needed"] / GB for p in pts], marker="o", ms=3, label=name,
+                ls="-" if "llamacpp" in name else "--")
     ax.set_xscale("log", base=2)
     ax.set_xlabel("context (tokens)")
-    ax.set_ylabel("resident memory (GB)")
+    ax.set_ylabel("memory needed (GB): weights once + KV + buffers + baseline")
     ax.set_title("Gemma 4 12B: memory vs context (model)")
     ax.axhline(16, color="gray", ls="--", lw=0.8)
     ax.legend(fontsize=6)
@@ -393,9 +436,11 @@ def plots(R, out):
 
     fig, ax = plt.subplots(figsize=(10, 5.5))
     names = list(R["breakdowns_12b"].keys())
-    cats = ["weights", "KV cache", "compute", "activations", "media", "baseline", "other"]
+    cats = ["weights", "weights: CPU_REPACK copy", "KV cache", "compute", "activations", "media", "baseline", "other"]
 
     def cat(n):
+        if n.startswith("weights: CPU_REPACK"):
+            return "weights: CPU_REPACK copy"
         if n.startswith("weights"):
             return "weights"
         if n.startswith("KV"):

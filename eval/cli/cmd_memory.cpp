@@ -278,10 +278,13 @@ nlohmann::json run_measure(const MeasureArgs& m) {
   if (p.exit_code != 0) {
     fail(m.engine, "the measured run exited with " + std::to_string(p.exit_code) + ": " + p.stderr_tail);
   }
-  nlohmann::json j = {{"engine", m.engine}, {"model", model}, {"context", m.context}, {"kv_type", m.kv_type},
+  // Recorded without directories: a result names the file it measured, not where it lay.
+  std::vector<std::string> shown;
+  for (const std::string& a : argv) shown.push_back(!a.empty() && a[0] == '/' ? fs::path(a).filename().string() : a);
+  nlohmann::json j = {{"engine", m.engine}, {"model", fs::path(model).filename().string()}, {"context", m.context}, {"kv_type", m.kv_type},
                       {"tokens", m.tokens}, {"precision", m.precision}, {"flash_attn", m.flash_attn},
                       {"peak_anon_bytes", p.anon_bytes}, {"peak_file_bytes", p.file_bytes}, {"peak_rss_bytes", p.rss_bytes},
-                      {"vm_hwm_bytes", p.hwm_bytes}, {"seconds", p.seconds}, {"command", argv}};
+                      {"vm_hwm_bytes", p.hwm_bytes}, {"seconds", p.seconds}, {"command", shown}};
   // The storage format, for comparing with the model: a GGUF's most common 2-D type, else the checkpoint's bf16.
   std::string weights = "bf16";
   if (is_gguf(model)) {
