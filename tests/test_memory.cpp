@@ -142,6 +142,20 @@ TEST(MemoryModel, BadConfigNamesTheFile) {
   testing::expect_error([&] { arch_from_config_file(p); }, p, "layer_types");
 }
 
+TEST(MemoryCli, HelpJsonAndErrors) {
+  std::string out;
+  for (const char* cmd : {"memory --help", "memory measure --help"}) {
+    EXPECT_EQ(testing::run_command(std::string(G4REF_CLI) + " " + cmd, &out), 0) << cmd;
+    EXPECT_NE(out.find("Usage"), std::string::npos) << cmd << ": " << out;
+  }
+  ASSERT_EQ(testing::run_command(std::string(G4REF_CLI) + " memory --preset 12b --weights q4_0 --engine llamacpp --json", &out), 0);
+  EXPECT_NE(out.find("\"parameters\": 11959730224"), std::string::npos) << out;
+  EXPECT_NE(testing::run_command(std::string(G4REF_CLI) + " memory --preset 7b 2>&1", &out), 0);
+  EXPECT_NE(out.find("--preset"), std::string::npos) << out;
+  EXPECT_NE(testing::run_command(std::string(G4REF_CLI) + " memory --preset 12b --kv-type q2 2>&1", &out), 0);
+  EXPECT_NE(out.find("--kv-type"), std::string::npos) << out;
+}
+
 TEST(ProcessSampler, SeesAChildsAnonymousMemory) {
   // python3 holds 200 MB of touched anonymous memory for a moment.
   const ProcessPeak p = run_and_sample({"python3", "-c", "import time; b = bytearray(200 * 1024 * 1024); time.sleep(0.5)"});

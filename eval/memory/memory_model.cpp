@@ -279,9 +279,11 @@ WeightBytes safetensors_bytes(const Arch& a, int element_bytes, const std::strin
 WeightBytes gguf_bytes(const Arch& a, GgmlType requested, const GgmlType* embedding) {
   WeightBytes w;
   w.format = ggml_type_name(requested) + " gguf";
-  uint64_t text = align_up(256 * 4, kGgufAlignment);  // rope_freqs.weight, 256 f32 (spec §7.1)
+  // rope_freqs.weight: one f32 per rotary pair of the full layers (global_head_dim / 2; 256 for the 12B, spec §7.1).
+  const uint64_t rope = uint64_t(a.global_head_dim / 2) * 4;
+  uint64_t text = align_up(rope, kGgufAlignment);
   w.text_types["f32"] += 1;
-  w.text_groups["norms"] += 256 * 4;
+  w.text_groups["norms"] += rope;
   uint64_t mm = 0;
   const GgmlType mm_type = default_mmproj_type(requested);
   for (const TensorInfo& t : checkpoint_tensors(a)) {

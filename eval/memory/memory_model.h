@@ -88,7 +88,7 @@ struct WeightBytes {
 // Safetensors (f32 / f16 / bf16: element size × count; one file for everything).
 WeightBytes safetensors_bytes(const Arch& a, int element_bytes, const std::string& dtype);
 // What export-gguf writes for REQUESTED: text tensors in gguf_storage_type(REQUESTED, ne), 1-D in f32, plus
-// rope_freqs (256 f32), each at a 32-byte aligned offset; the mmproj with the projector types of mmproj_export.
+// rope_freqs (global_head_dim / 2 f32), each at a 32-byte aligned offset; the mmproj with the projector types of mmproj_export.
 // EMBEDDING, when given, is the token embedding's type instead (llama-quantize stores a tied embedding as Q6_K
 // for the 4- and 5-bit file types: src/llama-quant.cpp).
 WeightBytes gguf_bytes(const Arch& a, GgmlType requested, const GgmlType* embedding = nullptr);
