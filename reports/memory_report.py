@@ -291,6 +291,10 @@ NOTES = """### Notes on the measurements
   to the MiB (34.0, 255.0, 272.0, 1088.0, 480.0, 512.0 MiB); its compute buffer (541.3 / 534.5 / 639.5 MiB at
   4k / 32k / 128k) against the model's reserved figure (logits of 512 rows plus max(3 hidden rows, the f16 mask)) differs
   by -1.3 % / +0.0 % / -0.1 %; it is reserved address space, not resident, when a few tokens are evaluated.
+- **Flash attention off** (32k, f16 cache): llama.cpp's KV buffers are 1280.0 MiB (full layers) and 480.0 MiB (SWA),
+  exactly the model's figure with every V row padded to the widest layer (2048 values, where the full layers need 512):
+  turning flash attention off costs 0.77 GB of cache at 32k. Its compute buffer (1161.51 MiB) is not covered by the
+  model's flash-attention formula (reserved, not resident: the RSS comparison is unaffected).
 - **Reference, Q4_0 GGUF, exact, 16 tokens: +0.36 %.** File-backed: 6.727 GB modelled vs 6.736 GB measured (the GGUF
   header is also read). Anonymous: the baseline (0.146 GB: the GGUF tokenizer and metadata, measured with a 1-token
   prompt) dominates; the 16-token cache and activations (0.032 GB by the model) add less than the load-time peak, so
@@ -345,6 +349,19 @@ def write_markdown(R, path):
         L.append(f"| {p} | {r['parameters'] / 1e9:.3f} B | {r['active_parameters'] / 1e9:.3f} B | {gb(r['bf16']['text_bytes'])} GB | "
                  f"{gb(r['q8_0']['text_bytes'])} GB | {gb(r['q4_0']['text_bytes'])} GB | {gb(r['q4_0+q6_k_embedding']['text_bytes'])} GB | "
                  f"{gb(r['bf16']['projector_bytes'])} GB | {r['source'].split(',')[0]} |")
+    pub = []
+    for p in fam:
+        cf = os.path.join(HERE, "..", "eval", "memory", "configs", f"gemma-4-{p}.json")
+        if not os.path.exists(cf):
+            continue
+        P = json.load(open(cf)).get("_published", {})
+        for key, mine in [("total_parameters", fam[p]["parameters"]), ("active_parameters", fam[p]["active_parameters"]),
+                          ("effective_parameters", fam[p]["active_parameters"])]:
+            if key in P:
+                pub.append(f"{p} {key.split('_')[0]} {mine / 1e9:.3f} B vs published {P[key] / 1e9:.1f} B "
+                           f"({100 * (mine / P[key] - 1):+.1f} %)")
+    L.append("\nAgainst the published counts (model card, cited in each config file): " + "; ".join(pub) + ". The 12B: "
+             "11,959,730,224 computed = spec §1.5 exactly (the real checkpoint's size, a unit test).")
     L.append("\nActive = every weight a token uses (MoE: 8 of 128 experts; the PLE lookup tables of E2B/E4B excluded, which is "
              "what Google calls \"effective\"). The vision and audio *encoders* of E2B/E4B/26B/31B (ViT, conformer) are not "
              "modelled: their published configs give only hyper-parameters here, so family figures are text-only.\n")
@@ -394,7 +411,7 @@ def write_markdown(R, path):
         for m in R["measurements"]:
             me, mo = m["measured"], m["model"]
             tot = me["peak_anon_bytes"] + me["peak_file_bytes"]
-            run = (f"llama.cpp {me.get('weights')} GGUF, ctx {me['context']}, kv {me['kv_type']}, {me['tokens']} tokens evaluated"
+            run = (f"llama.cpp {me.get('weights')} GGUF, ctx {me['context']}, kv {me['kv_type']}, flash attention {me['flash_attn']}, {me['tokens']} tokens evaluated"
                    if me["engine"] == "llamacpp"
                    else f"reference {me['precision']}, {me.get('weights')} {'GGUF' if me['model'].endswith('.gguf') else 'safetensors'}, "
                         f"{me['tokens']}-token prompt")

@@ -149,7 +149,9 @@ void add_baseline(Breakdown& b, const std::string& engine) {
   if (!j.contains(engine)) return;
   const auto& e = j[engine];
   const std::string src = e.value("source", "");
-  b.items.push_back({"process baseline: anonymous (measured)", e.at("anon_bytes").get<uint64_t>(), false, true, src});
+  // Measured on the 12B (its 262,144-token vocabulary and metadata dominate): a model with another vocabulary has
+  // another baseline; --no-baseline leaves it out.
+  b.items.push_back({"process baseline: anonymous (measured, 12B vocabulary)", e.at("anon_bytes").get<uint64_t>(), false, true, src});
   b.items.push_back({"process baseline: file-backed (measured)", e.at("file_bytes").get<uint64_t>(), true, true, src});
 }
 
