@@ -508,19 +508,21 @@ Breakdown llamacpp_breakdown(const Arch& a, const WeightsChoice& wc, const Reque
   b.engine = "llamacpp";
   WeightBytes w = weights_for(a, wc);
   w.projector_bytes = 0;  // the text model; the mmproj is a separate load (mtmd)
-  // ggml-cpu repack (ggml-cpu/repack.cpp): on an AVX2 CPU every Q4_0 matrix with ne[1] % 8 == 0 that a MUL_MAT
+  // ggml-cpu repack (ggml-cpu/repack.cpp): on an AVX2 CPU every Q4_0 and Q4_K matrix with ne[1] % 8 == 0 that a MUL_MAT
   // uses is copied into the CPU_REPACK buffer (anonymous, the same size), the tied token embedding too (it is the
   // output matrix). The loader reads each such tensor through the mapping to repack it, and releases only the mapped
   // ranges before the first and after the last tensor that stays mapped (llama-model-loader.cpp, mmaps_used): the
   // norms and the embedding's row lookup stay mapped throughout the file, so every page of the file stays resident
   // (clean, reclaimable page cache) next to the repacked copy.
   uint64_t repacked = 0;
-  const bool q4 = (wc.gguf && wc.type == GgmlType::Q4_0) || (!wc.file.empty() && w.text_types.count("q4_0"));
+  auto repackable = [](GgmlType t) { return t == GgmlType::Q4_0 || t == GgmlType::Q4_K; };
+  const bool q4 = (wc.gguf && repackable(wc.type)) ||
+                  (!wc.file.empty() && (w.text_types.count("q4_0") || w.text_types.count("q4_K")));
   if (q4) {
     if (!wc.file.empty()) {
       auto f = GgufFile::open(wc.file);
       for (const GgufTensor& t : f->tensors()) {
-        if (t.type == GgmlType::Q4_0 && t.ne.size() >= 2 && t.ne[1] % 8 == 0) repacked += t.nbytes;
+        if (repackable(t.type) && t.ne.size() >= 2 && t.ne[1] % 8 == 0) repacked += t.nbytes;
       }
     } else {
       for (const TensorInfo& t : checkpoint_tensors(a)) {
@@ -528,13 +530,13 @@ Breakdown llamacpp_breakdown(const Arch& a, const WeightsChoice& wc, const Reque
         const std::vector<int64_t> ne = reversed(t.shape);
         const GgmlType ty =
             gguf_storage_type(wc.embedding_override && t.group == Group::embedding ? wc.embedding : wc.type, ne);
-        if (ty == GgmlType::Q4_0 && ne[1] % 8 == 0) repacked += ggml_tensor_bytes(GgmlType::Q4_0, ne);
+        if (repackable(ty) && ne[1] % 8 == 0) repacked += ggml_tensor_bytes(ty, ne);
       }
     }
   }
   add_weights(b, w, true, "CPU_Mapped: the GGUF mapped read-only; every page read at load");
   if (repacked) {
-    b.items.push_back({"weights: CPU_REPACK copy (Q4_0 8x8)", repacked, false, true,
+    b.items.push_back({"weights: CPU_REPACK copy (8-row interleaved)", repacked, false, true,
                        "anonymous copy of the Q4_0 matrices; their mapped pages stay resident too (reclaimable)"});
   }
   b.kv = kv_llamacpp(a, r);
@@ -568,7 +570,8 @@ Breakdown llamacpp_breakdown(const Arch& a, const WeightsChoice& wc, const Reque
   }
   b.assumptions = {
       "CPU backend, mmap on (default): weights are file-backed pages of the GGUF",
-      "an AVX2 CPU repacks Q4_0 matrices (the tied embedding too) into an anonymous CPU_REPACK buffer of the same size; "
+      "an AVX2 CPU repacks Q4_0 and Q4_K matrices (the tied embedding too) into an anonymous CPU_REPACK buffer of the "
+      "same size (measured for Q4_0; Q4_K assumed the same); Q8_0, Q6_K, f16, bf16 stay mapped; "
       "the mapped file pages read to do so stay resident (clean page cache the kernel may reclaim), so peak RSS counts "
       "the Q4_0 weights twice",
       "KV cache (llama_kv_cache_iswa): full layers n_ctx cells (padded to 256), SWA layers min(n_ctx, n_swa + "
