@@ -176,13 +176,15 @@ def claims(g, R):
     a_q8_96 = alloc(g, "--weights", "q8_0", "--context", "98304", "--kv-type", "f16")
     a_q8_128 = alloc(g, "--weights", "q8_0", "--context", "131072", "--kv-type", "f16")
     a_bf_4 = alloc(g, "--weights", "bf16", "--context", "4096", "--kv-type", "f16")
+    fit_q8 = max([c for c in [32768, 65536, 98304, 131072, 196608, 262144]
+                  if alloc(g, "--weights", "q8_0", "--context", str(c), "--kv-type", "f16") <= 16e9] or [0])
     C.append({"claim": "12B runs locally with 16 GB of VRAM or unified memory (Google, launch)",
               "number": f"llama.cpp allocation (weights + KV + compute buffer, no process baseline): Q4_0 at 32k q8_0 KV "
                         f"{gb(a_q4_32, 2)} GB, at 256k {gb(a_q4_256, 2)} GB; Q8_0 f16 KV at 96k {gb(a_q8_96, 2)} GB, at 128k "
                         f"{gb(a_q8_128, 2)} GB; bf16 at 4k {gb(a_bf_4, 2)} GB",
               "verdict": "true only with quantized weights",
-              "counting": "4-bit weights fit at any context up to 256k; 8-bit up to about 96k tokens (f16 cache); the bf16 "
-                          f"checkpoint ({gb(bf, 2)} GB of weights) never fits"})
+              "counting": f"4-bit weights fit at any context up to 256k; 8-bit weights up to {fit_q8 // 1024}k tokens with an "
+                          f"f16 cache (of 32k, 64k, 96k, 128k, 192k, 256k); the bf16 checkpoint ({gb(bf, 2)} GB of weights) never fits"})
     # less than half of 26B
     m = fam["26b-a4b"]
     r_bf = bf / (m["bf16"]["text_bytes"])
@@ -241,7 +243,7 @@ def claims(g, R):
               "number": f"llama.cpp Q4_0, f16 KV: 64k {gb(a_q4_f16_64, 2)} GB, 96k {gb(a_q4_f16_96, 2)} GB (weights + KV + "
                         "compute buffer; the CUDA context is not modelled)",
               "verdict": "true only under conditions", "counting": "4-bit weights with a context up to about 64k tokens "
-                                                                     "(f16 cache); 8-bit weights alone exceed 12 GB"})
+                                                                     f"(f16 cache); 8-bit weights alone are {gb(q8, 2)} GB"})
     # Unsloth
     a_q4_8k = alloc(g, "--weights", "q4_0", "--context", "8192", "--kv-type", "f16")
     a_q8_8k = alloc(g, "--weights", "q8_0", "--context", "8192", "--kv-type", "f16")
