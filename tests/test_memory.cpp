@@ -67,6 +67,16 @@ TEST(MemoryModel, GgufBytesMatchFilesExportGgufWrites) {
     EXPECT_EQ(w.projector_bytes, std::filesystem::file_size(mm) - m->data_offset());
     // The same file read as it is (its tensor table) gives the same data size.
     EXPECT_EQ(gguf_file_bytes(text).text_bytes, std::filesystem::file_size(text) - f->data_offset());
+    // And its metadata the same cache geometry as the checkpoint's config.
+    const Arch g = arch_from_gguf(text);
+    EXPECT_EQ(g.layers, a.layers);
+    EXPECT_EQ(g.full, a.full);
+    EXPECT_EQ(g.kv_heads, a.kv_heads);
+    EXPECT_EQ(g.global_kv_heads, a.global_kv_heads);
+    EXPECT_EQ(g.head_dim, a.head_dim);
+    EXPECT_EQ(g.global_head_dim, a.global_head_dim);
+    EXPECT_EQ(g.sliding_window, a.sliding_window);
+    EXPECT_EQ(g.k_eq_v, a.k_eq_v);
   }
 }
 
