@@ -28,6 +28,7 @@ int main(int argc, char** argv) {
   CLI::App* eval = app.add_subcommand("eval", "Benchmarks: score saved outputs");
   eval->require_subcommand(1);
   g4ref::add_eval_score_command(*eval);
+  g4ref::add_memory_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
