@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <iomanip>
 #include <iostream>
+#include <fstream>
 #include <sstream>
 
 #include "backends/llamacpp_backend.h"
@@ -19,6 +20,7 @@
 #include "base/error.h"
 #include "cli/common.h"
 #include "cli/prompt_args.h"
+#include "crosscheck/endpoint_check.h"
 #include "crosscheck/logits_check.h"
 #include "crosscheck/media_check.h"
 #include "crosscheck/quantize_check.h"
@@ -251,6 +253,65 @@ void crosscheck_quantize(const QuantizeArgs& a) {
             << r["verdict"].get<std::string>() << "\n";
 }
 
+struct EndpointArgs {
+  std::string model;
+  PromptArgs prompt;
+  std::string prompts;  // a JSONL file: each line a prompt text (a JSON string) or a list of messages
+  EndpointOptions endpoint;
+  std::string embed_scale = "auto";
+  bool json = false;
+};
+
+void crosscheck_endpoint(const EndpointArgs& a) {
+  ReferenceBackendOptions ro;
+  ro.model = a.model;
+  ro.tokenizer = a.prompt.tokenizer;
+  ro.run.precision = Precision::exact;  // the truth; the server's claimed precision sets the threshold
+  std::string scale = a.embed_scale;
+  if (scale == "auto") {
+    // llama.cpp multiplies token embeddings by sqrtf(hidden) (spec §7.3): a llama-server answers GET /props.
+    scale = endpoint_is_llamacpp(a.endpoint) ? "llamacpp" : "hf";
+  }
+  ro.run.embed_scale = scale == "llamacpp" ? EmbedScale::llamacpp : EmbedScale::hf;
+  ReferenceBackend reference(ro);
+  std::vector<Prompt> prompts;
+  if (!a.prompts.empty()) {
+    std::ifstream in(a.prompts);
+    if (!in) fail(a.prompts, "cannot open");
+    std::string line;
+    for (int n = 1; std::getline(in, line); ++n) {
+      if (line.empty()) continue;
+      const nlohmann::ordered_json j = nlohmann::ordered_json::parse(line, nullptr, false);
+      if (j.is_discarded()) fail(a.prompts + ":" + std::to_string(n), "is not JSON");
+      const Conversation c = j.is_string() ? Conversation::single_turn(j.get<std::string>())
+                                           : Conversation::from_json(j, a.prompts + ":" + std::to_string(n));
+      prompts.push_back(reference.prepare(c, {}));
+    }
+  } else {
+    prompts.push_back(a.prompt.prepare(a.model, reference.model().config()));
+  }
+  for (const Prompt& p : prompts) {
+    if (!p.media.empty()) fail("crosscheck endpoint", "prompts with media are not compared here yet (text prompts only)");
+  }
+  const nlohmann::json r = check_endpoint(a.endpoint, reference, prompts);
+  if (r["verdict"] != "PASS") exit_code() = 1;
+  if (a.json) {
+    std::cout << r.dump(2) << "\n";
+    return;
+  }
+  std::cout << "endpoint " << a.endpoint.url << " (model " << r["served_model"].get<std::string>() << ", method "
+            << r["method"].get<std::string>() << ", claimed " << a.endpoint.precision_claim << ") vs g4ref exact ("
+            << scale << " embedding scale): " << r["positions"] << " positions, worst KL " << sci(r["worst_kl"].get<double>())
+            << " (max " << sci(r["thresholds"]["max_kl"].get<double>()) << "), top-1 " << r["top1_agreement"] << "\n";
+  for (const auto& p : r["prompts"]) std::cout << "  " << p["tokens"] << " tokens: " << p["ids"].get<std::string>() << "\n";
+  std::cout << "verdict: " << r["verdict"].get<std::string>();
+  if (!r["first_failure"].is_null()) {
+    std::cout << " — first failing position " << r["first_failure"]["position"] << " of prompt " << r["first_failure"]["prompt"]
+              << " (KL " << sci(r["first_failure"]["kl"].get<double>()) << ")";
+  }
+  std::cout << "\n";
+}
+
 }  // namespace
 
 void add_crosscheck_command(CLI::App& app) {
@@ -318,6 +379,37 @@ void add_crosscheck_command(CLI::App& app) {
   quant->add_option("--keep", q->keep, "keep the three GGUF files in this directory");
   quant->add_flag("--json", q->json, "machine-readable output, one row per tensor");
   quant->callback([q] { crosscheck_quantize(*q); });
+
+  auto e = std::make_shared<EndpointArgs>();
+  CLI::App* ep = cmd->add_subcommand(
+      "endpoint",
+      "Judge any OpenAI-compatible server: same prompt ids proven, then its teacher-forced top log-probabilities at "
+      "every position against the reference (exact) on the same weights");
+  ep->add_option("--url", e->endpoint.url, "the server, e.g. http://127.0.0.1:8080")->required();
+  ep->add_option("--model", e->model, "the checkpoint directory or GGUF file the server serves")->required();
+  ep->add_option("--served-model", e->endpoint.served_model, "the model id to request (default: the server's first)");
+  ep->add_option("--api-key", e->endpoint.api_key, "sent as 'Authorization: Bearer KEY'");
+  e->prompt.add_to(*ep);
+  ep->add_option("--prompts", e->prompts, "a JSONL file: one prompt text (JSON string) or message list per line")
+      ->check(CLI::ExistingFile);
+  ep->add_option("--precision-claim", e->endpoint.precision_claim,
+                 "the precision the server claims, which sets the threshold: exact, f32, f16, bf16, q8_0, q6_k, q4_k, q4_0")
+      ->check(CLI::IsMember({"exact", "f32", "f16", "bf16", "q8_0", "q6_k", "q4_k", "q4_0"}))
+      ->capture_default_str();
+  ep->add_option("--top-k", e->endpoint.top_k, "log-probabilities asked per position")->check(CLI::Range(1, 20))
+      ->capture_default_str();
+  ep->add_option("--max-kl", e->endpoint.max_kl, "fail a position above this KL (default: by the claim)")
+      ->check(CLI::PositiveNumber);
+  ep->add_option("--min-top1", e->endpoint.min_top1, "fail when the top-1 agreement is below this")
+      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  ep->add_option("--embed-scale", e->embed_scale,
+                 "the reference's embedding scale: hf, llamacpp, or auto (llamacpp for a llama-server)")
+      ->check(CLI::IsMember({"auto", "hf", "llamacpp"}))->capture_default_str();
+  ep->add_flag("--json", e->json, "machine-readable output");
+  ep->callback([e, ep] {
+    if (e->prompts.empty()) e->prompt.check(*ep);
+    crosscheck_endpoint(*e);
+  });
 }
 
 }  // namespace g4ref

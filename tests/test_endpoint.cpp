@@ -1,0 +1,149 @@
+// g4ref crosscheck endpoint against real servers on 127.0.0.1: g4ref serve in f32 and bf16 (judged against exact),
+// and llama.cpp's own llama-server (built from the source node-llama-cpp ships) serving exported GGUFs at F32 and
+// Q8_0; a GGUF with one tensor perturbed fails and names the first position.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "io/gguf.h"
+#include "test_helpers.h"
+
+namespace g4ref {
+namespace {
+
+// A server child process; READY_URL is polled until it answers (or 120 s pass).
+struct ServerProcess {
+  pid_t pid = -1;
+  explicit ServerProcess(const std::string& cmd) {
+    pid = fork();
+    if (pid == 0) {
+      execl("/bin/sh", "sh", "-c", ("exec " + cmd + " > /dev/null 2>&1").c_str(), nullptr);
+      _exit(127);
+    }
+  }
+  ~ServerProcess() {
+    if (pid > 0) {
+      kill(pid, SIGTERM);
+      int status = 0;
+      waitpid(pid, &status, 0);
+    }
+  }
+};
+
+bool wait_ready(const std::string& url) {
+  std::string out;
+  for (int i = 0; i < 240; ++i) {
+    if (testing::run_command("curl -s -m 2 " + url + "/health", &out) == 0 && out.find("ok") != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  return false;
+}
+
+int free_port() {
+  static int next = 18000 + (getpid() % 1000) * 7;
+  return next++;
+}
+
+nlohmann::json crosscheck(const std::string& url, const std::string& model, const std::string& claim, int* rc) {
+  std::string out;
+  *rc = testing::run_command(std::string(G4REF_CLI) + " crosscheck endpoint --url " + url + " --model " + model +
+                                 " --prompt 'Count from one to ten, please, and then back' --precision-claim " + claim +
+                                 " --json",
+                             &out);
+  const nlohmann::json j = nlohmann::json::parse(out, nullptr, false);
+  if (j.is_object()) {
+    std::cout << "[ endpoint ] " << claim << ": method " << j["method"] << ", " << j["positions"] << " positions, worst KL "
+              << j["worst_kl"] << ", top-1 " << j["top1_agreement"] << ", " << j["verdict"] << "\n";
+  }
+  return j;
+}
+
+TEST(Endpoint, G4refServeInF32AndBf16AgainstExact) {
+  const std::string dir = testing::tiny_checkpoint();
+  const int p32 = free_port(), p16 = free_port();
+  ServerProcess f32(std::string(G4REF_CLI) + " serve --model " + dir + " --precision f32 --port " + std::to_string(p32));
+  ServerProcess bf16(std::string(G4REF_CLI) + " serve --model " + dir + " --precision bf16 --port " + std::to_string(p16));
+  const std::string u32 = "http://127.0.0.1:" + std::to_string(p32), u16 = "http://127.0.0.1:" + std::to_string(p16);
+  ASSERT_TRUE(wait_ready(u32) && wait_ready(u16));
+  int rc = 0;
+  nlohmann::json j = crosscheck(u32, dir, "f32", &rc);
+  EXPECT_EQ(j["method"], "prompt_logprobs");
+  EXPECT_EQ(j["verdict"], "PASS");
+  EXPECT_EQ(rc, 0);
+  EXPECT_LT(j["worst_kl"].get<double>(), 1e-9);
+  j = crosscheck(u16, dir, "bf16", &rc);
+  EXPECT_EQ(j["verdict"], "PASS");
+  // bf16 is not what f32 promises: the same server claimed as f32 fails.
+  j = crosscheck(u16, dir, "f32", &rc);
+  EXPECT_EQ(j["verdict"], "FAIL");
+  EXPECT_NE(rc, 0);
+  EXPECT_TRUE(j["first_failure"].contains("position"));
+}
+
+// llama-server's binary: G4REF_LLAMA_SERVER, else the build cache of eval/adapters/llamacpp/build_llama_server.sh.
+std::string llama_server() {
+  if (const char* p = std::getenv("G4REF_LLAMA_SERVER")) return p;
+  return std::string(G4REF_SOURCE_DIR) + "/.cache/llama-server/build/bin/llama-server";
+}
+
+// Multiplies the first COUNT floats of an F32 tensor by FACTOR, in place.
+void perturb(const std::string& gguf, const std::string& tensor, int count, float factor) {
+  size_t offset = 0;
+  {
+    auto f = GgufFile::open(gguf);
+    const GgufTensor& t = f->tensor(tensor);
+    ASSERT_EQ(t.type, GgmlType::F32);
+    offset = f->data_offset() + static_cast<size_t>(t.offset);
+  }
+  std::fstream io(gguf, std::ios::in | std::ios::out | std::ios::binary);
+  std::vector<float> v(static_cast<size_t>(count));
+  io.seekg(static_cast<std::streamoff>(offset));
+  io.read(reinterpret_cast<char*>(v.data()), count * 4);
+  for (float& x : v) x *= factor;
+  io.seekp(static_cast<std::streamoff>(offset));
+  io.write(reinterpret_cast<const char*>(v.data()), count * 4);
+}
+
+TEST(Endpoint, LlamaServerAtF32AndQ8AndAPerturbedTensor) {
+  if (access(llama_server().c_str(), X_OK) != 0) {
+    GTEST_SKIP() << "llama-server is not built (" << llama_server() << "; setup.sh builds it)";
+  }
+  testing::TempDir d("endpoint_llama");
+  const std::string dir = testing::tiny_checkpoint();
+  std::string out;
+  for (const std::string type : {"f32", "q8_0"}) {
+    const std::string gguf = d / (type + ".gguf");
+    ASSERT_EQ(testing::run_command(std::string(G4REF_CLI) + " export-gguf --model " + dir + " --type " + type + " --out " + gguf, &out), 0) << out;
+    const int port = free_port();
+    ServerProcess s(llama_server() + " -m " + gguf + " --host 127.0.0.1 --port " + std::to_string(port) + " -c 512 -t 2 --no-webui");
+    const std::string url = "http://127.0.0.1:" + std::to_string(port);
+    ASSERT_TRUE(wait_ready(url)) << "llama-server did not start on " << gguf;
+    int rc = 0;
+    const nlohmann::json j = crosscheck(url, gguf, type, &rc);
+    EXPECT_EQ(j["method"], "completion_n_probs") << type;
+    EXPECT_EQ(j["verdict"], "PASS") << type;
+    EXPECT_EQ(rc, 0) << type;
+  }
+  // One tensor perturbed in the file llama-server reads, the reference on the original: FAIL at a named position.
+  const std::string good = d / "f32.gguf", bad = d / "bad.gguf";
+  std::filesystem::copy_file(good, bad);
+  perturb(bad, "blk.1.attn_q.weight", 64, 3.0f);
+  const int port = free_port();
+  ServerProcess s(llama_server() + " -m " + bad + " --host 127.0.0.1 --port " + std::to_string(port) + " -c 512 -t 2 --no-webui");
+  const std::string url = "http://127.0.0.1:" + std::to_string(port);
+  ASSERT_TRUE(wait_ready(url));
+  int rc = 0;
+  const nlohmann::json j = crosscheck(url, good, "f32", &rc);
+  EXPECT_EQ(j["verdict"], "FAIL");
+  EXPECT_NE(rc, 0);
+  ASSERT_TRUE(j["first_failure"].is_object());
+  std::cout << "[ endpoint ] perturbed blk.1.attn_q.weight: first failing position " << j["first_failure"]["position"]
+            << " (KL " << j["first_failure"]["kl"] << ")\n";
+}
+
+}  // namespace
+}  // namespace g4ref
