@@ -69,3 +69,9 @@ if [ ! -d "$repo_root/eval/adapters/llamacpp/node_modules/node-llama-cpp" ] ||
 else
   echo "setup: llama.cpp packages present"
 fi
+
+# llama.cpp's own llama-server, the real upstream server of the endpoint cross-check tests: built once from the
+# llama.cpp source inside node-llama-cpp (CPU only, only that target) into .cache/llama-server, then reused.
+echo "setup: llama-server from the llama.cpp source node-llama-cpp ships (built once)"
+llama_server="$("$repo_root/eval/adapters/llamacpp/build_llama_server.sh")"
+echo "setup: $llama_server"
