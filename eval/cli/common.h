@@ -26,6 +26,7 @@ void add_compare_command(CLI::App& app);
 void add_envelope_command(CLI::App& app);
 void add_export_gguf_command(CLI::App& app);
 void add_crosscheck_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
 
 // The process exit code a command asks for without failing (e.g. compare's verdict); 0 by default.
 int& exit_code();

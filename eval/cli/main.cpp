@@ -23,6 +23,7 @@ int main(int argc, char** argv) {
   g4ref::add_envelope_command(app);
   g4ref::add_export_gguf_command(app);
   g4ref::add_crosscheck_command(app);
+  g4ref::add_eval_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

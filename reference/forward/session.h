@@ -9,21 +9,11 @@
 #include "model/options.h"
 #include "model/tracer.h"
 #include "model/weights.h"
+#include "prompt/request.h"
 
 namespace g4ref {
 
 enum class LogitRows { none, last, all };
-
-// One preprocessed media item, embedded by the session in its own precision. Placeholders take the rows of the
-// items in order: image and video placeholders (token types 1, 2) the image items' patches, audio placeholders
-// (type 3) the audio items' frames (spec §3.3, §4).
-struct MediaInput {
-  enum class Kind { image, audio };
-  Kind kind = Kind::image;
-  int64_t rows = 0, cols = 0;
-  std::vector<float> values;              // rows × cols: image patches (HWC, in [0, 1]) or 16 kHz audio frames
-  std::vector<std::pair<int, int>> xy;    // image only: (column, row) of each patch
-};
 
 class Session {
  public:
