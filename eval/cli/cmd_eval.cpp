@@ -119,13 +119,15 @@ void add_report(CLI::App& eval) {
   auto dirs = std::make_shared<std::vector<std::string>>();
   auto out = std::make_shared<std::string>();
   auto title = std::make_shared<std::string>();
+  auto note = std::make_shared<std::string>();
   auto json = std::make_shared<bool>(false);
   CLI::App* cmd = eval.add_subcommand("report", "Markdown and PNG plots of runs' results.json (two runs: side by side, with their difference)");
   cmd->add_option("dirs", *dirs, "run folders (or results.json files)")->required();
   cmd->add_option("--out", *out, "report folder, e.g. reports/benchmarks/NAME")->required();
   cmd->add_option("--title", *title, "report title");
+  cmd->add_option("--note", *note, "a paragraph under the title (e.g. what the checkpoint is)");
   cmd->add_flag("--json", *json, "machine-readable summary");
-  cmd->callback([dirs, out, title, json] {
+  cmd->callback([dirs, out, title, note, json] {
     std::string script = G4REF_SOURCE_DIR "/reports/plot_results.py";
     if (const char* s = std::getenv("G4REF_PLOT_SCRIPT")) script = s;
     if (!fs::exists(script)) fail(script, "the report script is missing");
@@ -134,8 +136,11 @@ void add_report(CLI::App& eval) {
       for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
       return q + "'";
     };
-    std::string cmdline = "python3 " + quote(script) + " --out " + quote(*out);
+    // Debian's interpreter, which has python3-matplotlib (setup.sh), before any other python3 on the PATH.
+    const std::string python = fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+    std::string cmdline = python + " " + quote(script) + " --out " + quote(*out);
     if (!title->empty()) cmdline += " --title " + quote(*title);
+    if (!note->empty()) cmdline += " --note " + quote(*note);
     if (*json) cmdline += " --json";
     for (const std::string& d : *dirs) {
       const std::string r = fs::is_directory(d) ? (fs::path(d) / "results.json").string() : d;
