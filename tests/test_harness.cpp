@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -375,6 +377,75 @@ TEST(HarnessRunner, ResultsHoldSubtasksAndUnparsed) {
   EXPECT_GE(t["ci95"][1].get<double>(), t["mean"].get<double>());
   const std::string text = slurp(dir / "results.json");
   EXPECT_EQ(text.find(dir.str()), std::string::npos);  // no paths
+}
+
+// The Parquet converter against rows written by an independent Parquet writer (hyparquet-writer).
+TEST(HarnessConvert, ParquetRoundTrip) {
+  const std::string dir = kSource + "/datasets/convert";
+  if (!fs::exists(dir + "/node_modules/hyparquet-writer"))
+    GTEST_SKIP() << "datasets/convert/node_modules is missing (setup.sh installs it)";
+  std::string out;
+  EXPECT_EQ(testing::run_command("node '" + dir + "/roundtrip_test.mjs' 2>&1", &out), 0) << out;
+}
+
+int64_t count_lines(const std::string& path) {
+  if (!fs::exists(path)) return 0;
+  const std::string t = slurp(path);
+  return std::count(t.begin(), t.end(), '\n');
+}
+
+// The real thing: `g4ref eval run` on the tiny checkpoint killed with SIGKILL twice while it writes records, then
+// rerun to the end. Every sample is present exactly once and results.json equals an uninterrupted run's.
+TEST(HarnessCli, KillNineThenResumeLosesNothing) {
+  const std::string model = testing::tiny_checkpoint();
+  TempDir dir("harness_kill");
+  const std::string cut = dir / "cut", whole = dir / "whole";
+  const std::string base = std::string(G4REF_CLI) + " eval run --task mmlu_pro --limit 16 --backend reference --model '" +
+                           model + "' --max-new-tokens 12 --quiet --json --out ";
+  std::string out;
+  const int rc = testing::run_command(base + "'" + whole + "' 2>&1", &out);
+  if (rc != 0 && out.find("is not available in this build") != std::string::npos)
+    GTEST_SKIP() << "no reference backend in this build yet: " << out;
+  ASSERT_EQ(rc, 0) << out;
+  for (int64_t kill_after : {3, 9}) {
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      const std::string model_dir = model;
+      ::execl(G4REF_CLI, "g4ref", "eval", "run", "--task", "mmlu_pro", "--limit", "16", "--backend", "reference",
+              "--model", model_dir.c_str(), "--max-new-tokens", "12", "--quiet", "--out", cut.c_str(),
+              static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    int status = 0;
+    bool exited = false;
+    for (int i = 0; i < 60000 && count_lines(cut + "/samples.jsonl") < kill_after; ++i) {
+      if (::waitpid(pid, &status, WNOHANG) == pid) {
+        exited = true;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    ASSERT_FALSE(exited) << "the run ended before it could be killed";
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+    EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  }
+  ASSERT_EQ(testing::run_command(base + "'" + cut + "' 2>&1", &out), 0) << out;
+  const ojson summary = ojson::parse(out);
+  EXPECT_GT(summary["resumed"].get<int64_t>(), 0);
+  const auto counts = id_counts(cut + "/samples.jsonl");
+  const auto expected = id_counts(whole + "/samples.jsonl");
+  int64_t lost = 0, duplicated = 0;
+  for (const auto& [id, c] : expected) lost += counts.count(id) ? 0 : 1;
+  for (const auto& [id, c] : counts) duplicated += c - 1;
+  std::printf("kill -9 twice, then resume: %zu of %zu samples, lost %lld, duplicated %lld, resumed %lld\n",
+              counts.size(), expected.size(), static_cast<long long>(lost), static_cast<long long>(duplicated),
+              static_cast<long long>(summary["resumed"].get<int64_t>()));
+  EXPECT_EQ(lost, 0);
+  EXPECT_EQ(duplicated, 0);
+  EXPECT_EQ(counts.size(), expected.size());
+  EXPECT_EQ(slurp(cut + "/results.json"), slurp(whole + "/results.json"));
 }
 
 }  // namespace
