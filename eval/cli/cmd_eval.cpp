@@ -35,7 +35,8 @@ nlohmann::ordered_json backend_settings(const std::string& kind, const std::stri
   nlohmann::ordered_json b = {{"kind", kind}};
   if (!model.empty()) b["model"] = fs::absolute(model).lexically_normal().string();
   if (!url.empty()) b["url"] = url;
-  if (!precision.empty()) b["precision"] = precision;
+  // llama.cpp's precision is the GGUF type the weights are exported in.
+  if (!precision.empty()) b[kind == "llamacpp" ? "type" : "precision"] = precision;
   if (threads > 0) b["threads"] = threads;
   return b;
 }
@@ -56,7 +57,7 @@ void add_run(CLI::App& eval) {
   cmd->add_option("--shard-count", a->shard_count, "N for JOB_COMPLETION_INDEX (or G4REF_SHARD_COUNT)");
   cmd->add_option("--seed", a->seed, "choice shuffles, sampling and bootstrap seed")->capture_default_str();
   cmd->add_flag("--think", a->think, "thinking mode (<|think|>; the thought channel is stripped before extraction)");
-  cmd->add_option("--precision", a->precision, "backend precision (reference: exact | f32 | bf16)");
+  cmd->add_option("--precision", a->precision, "backend precision (reference: exact | f32 | bf16; llamacpp: the GGUF type f32 | f16 | bf16 | q8_0 | q4_0 | q4_k | q6_k)");
   cmd->add_option("--threads", a->threads, "backend threads (not part of the run's settings)");
   cmd->add_option("--max-new-tokens", a->max_new_tokens, "generation budget (default: the task's)");
   cmd->add_option("--logprobs", a->logprobs, "record the top-K logprobs of each generated token (for eval audit's KL)");
