@@ -126,7 +126,7 @@ def aime_rows(rng, n):
 def main():
     rng = random.Random(20260603)
     write("mmlu_pro/test.jsonl", jsonl(mmlu_pro_rows(rng, 42, 70, False)))
-    write("mmlu_pro/validation.jsonl", jsonl(mmlu_pro_rows(rng, 14, 0, True)))
+    write("mmlu_pro/validation.jsonl", jsonl(mmlu_pro_rows(rng, 70, 0, True)))  # 5 per subject, as published
     write("gpqa/gpqa_diamond.csv", gpqa_csv(rng, 24))
     for loc, tmpl in MMMLU_LOCALES.items():
         write(f"mmmlu/mmlu_{loc}.csv", mmmlu_csv(rng, tmpl, 12))

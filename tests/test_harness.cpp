@@ -101,14 +101,23 @@ EvalSettings settings_for(const std::string& task, int limit = 0) {
   return s;
 }
 
-RunSummary run_fake(const EvalSettings& s, const std::string& out, FakeBackend** seen = nullptr) {
-  static FakeBackend* last = nullptr;
-  RunSummary r = run_eval(s, out, [] {
-    auto b = std::make_unique<FakeBackend>();
-    last = b.get();
+struct Calls {
+  int generated = 0, scored = 0;
+};
+
+// Runs with a fresh fake backend; CALLS gets what that run asked of it.
+RunSummary run_fake(const EvalSettings& s, const std::string& out, Calls* calls = nullptr) {
+  auto counted = std::make_shared<Calls>();
+  struct Counting : FakeBackend {
+    std::shared_ptr<Calls> c;
+    ~Counting() override { c->generated = generated, c->scored = scored; }
+  };
+  RunSummary r = run_eval(s, out, [counted] {
+    auto b = std::make_unique<Counting>();
+    b->c = counted;
     return std::unique_ptr<Backend>(std::move(b));
   }, nullptr, false);
-  if (seen) *seen = last;
+  if (calls) *calls = *counted;
   return r;
 }
 
@@ -291,8 +300,9 @@ TEST(HarnessRunner, ResumeAfterTornWriteLosesAndDuplicatesNothing) {
     for (int i = 0; i < 3; ++i) pos = text.find('\n', pos) + 1;
     const size_t next = text.find('\n', pos);
     fs::resize_file(log, pos + (next - pos) / 2);
-    FakeBackend* b = nullptr;
-    const RunSummary r = run_fake(s, cut, &b);
+    Calls calls;
+    const Calls* b = &calls;
+    const RunSummary r = run_fake(s, cut, &calls);
     EXPECT_EQ(r.dropped_torn, 1) << task;
     EXPECT_EQ(r.resumed, 3) << task;
     EXPECT_EQ(r.done_now, a.total - 3) << task;
@@ -307,8 +317,10 @@ TEST(HarnessRunner, ResumeAfterTornWriteLosesAndDuplicatesNothing) {
     for (const auto& [id, c] : counts) EXPECT_EQ(c, 1) << task << " " << id;
     EXPECT_EQ(slurp(cut + "/results.json"), slurp(full + "/results.json")) << task;
     // A finished run reruns without asking the backend again.
-    const RunSummary again = run_fake(s, cut);
+    Calls none;
+    const RunSummary again = run_fake(s, cut, &none);
     EXPECT_EQ(again.done_now, 0);
+    EXPECT_EQ(none.generated + none.scored, 0);
   }
 }
 
