@@ -182,12 +182,13 @@ void add_audit(CLI::App& eval) {
 }  // namespace
 
 void add_eval_command(CLI::App& app) {
-  CLI::App* eval = app.add_subcommand("eval", "Benchmarks: run, merge shards, report, audit a backend's run");
+  CLI::App* eval = app.add_subcommand("eval", "Benchmarks: run, merge shards, report, audit a backend's run, score saved outputs");
   eval->require_subcommand(1);
   add_run(*eval);
   add_merge(*eval);
   add_report(*eval);
   add_audit(*eval);
+  add_eval_score_command(*eval);
 }
 
 }  // namespace g4ref

@@ -27,6 +27,8 @@ void add_envelope_command(CLI::App& app);
 void add_export_gguf_command(CLI::App& app);
 void add_crosscheck_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
+// `score` under the `eval` command (eval/cli/cmd_eval_score.cpp).
+void add_eval_score_command(CLI::App& eval);
 
 // The process exit code a command asks for without failing (e.g. compare's verdict); 0 by default.
 int& exit_code();

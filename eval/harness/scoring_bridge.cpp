@@ -1,44 +1,25 @@
-// Provisional scorers, to be replaced by the calls into eval/harness/scoring/ (the metric library) when it is
-// merged: the regex chain of the task files, exact and integer match, and the percentile bootstrap.
+// The runner's seam to the metric library (eval/harness/scoring/): a task names a published extractor
+// ("extractor") or lists its own patterns ("patterns", in the library's Python-like regex dialect); the scores and
+// their statistics are the library's.
 #include "harness/scoring_bridge.h"
 
-#include <algorithm>
-#include <cmath>
-#include <regex>
-
 #include "base/error.h"
+#include <algorithm>
+
+#include "harness/scoring/answer_extraction.h"
+#include "harness/scoring/exact_match.h"
+#include "harness/scoring/regex.h"
+#include "harness/scoring/statistics.h"
+#include "harness/scoring/unicode_text.h"
 
 namespace g4ref {
 namespace {
 
-std::string replace_all(std::string s, const std::string& from, const std::string& to) {
-  if (from.empty()) return s;
-  for (size_t p = s.find(from); p != std::string::npos; p = s.find(from, p + to.size())) s.replace(p, from.size(), to);
-  return s;
-}
-
-std::string trim(const std::string& s) {
-  const size_t a = s.find_first_not_of(" \t\r\n");
-  if (a == std::string::npos) return "";
-  return s.substr(a, s.find_last_not_of(" \t\r\n") - a + 1);
-}
-
-// simple-evals' normalize_response: markdown bold and LaTeX wrappers removed before the answer patterns.
-std::string normalize_step(const std::string& step, std::string s, const std::string& where) {
-  if (step == "strip_markdown_latex") {
-    for (const char* w : {"**", "$\\boxed{", "}$", "\\$", "$\\text{", "$", "\\mathrm{", "\\{", "\\text", "\\(", "\\mathbf{", "{", "\\boxed"})
-      s = replace_all(s, w, "");
-    return s;
-  }
-  if (step == "trim") return trim(s);
-  fail(where, "unknown extract.normalize step \"" + step + "\" (known: strip_markdown_latex, trim)");
-}
-
 std::string canonical_integer(const std::string& text) {
   std::string s;
   for (char c : text)
-    if (c != ',' && c != ' ') s += c;
-  bool neg = !s.empty() && s[0] == '-';
+    if (c != ',' && c != ' ' && c != '$') s += c;
+  const bool neg = !s.empty() && s[0] == '-';
   if (neg) s.erase(0, 1);
   if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos) return "";
   s.erase(0, std::min(s.find_first_not_of('0'), s.size() - 1));
@@ -48,40 +29,60 @@ std::string canonical_integer(const std::string& text) {
 }  // namespace
 
 Extraction extract_answer(const nlohmann::ordered_json& spec, const std::string& text, const std::string& where) {
-  std::string s = text;
-  if (spec.contains("normalize"))
-    for (const auto& step : spec["normalize"]) s = normalize_step(step.get<std::string>(), s, where);
-  const std::string kind = spec.value("kind", "text");
   Extraction out;
+  const std::string kind = spec.value("kind", "text");
+  if (spec.contains("extractor")) {
+    const std::string e = spec["extractor"].get<std::string>();
+    std::optional<std::string> a;
+    if (e == "mmlu_pro") a = scoring::extract_mmlu_pro_answer(text, false);
+    else if (e == "mmlu_pro_fallbacks") a = scoring::extract_mmlu_pro_answer(text, true);
+    else if (e == "simple_evals") a = scoring::extract_simple_evals_answer(text);
+    else if (e == "multilingual") a = scoring::extract_multilingual_answer(text);
+    else if (e == "letter") a = scoring::extract_letter(text);
+    else if (e == "boxed_integer") {
+      const auto v = scoring::extract_boxed_integer(text);
+      if (v) a = std::to_string(*v);
+    } else {
+      fail(where, "unknown extract.extractor \"" + e + "\" (known: mmlu_pro, mmlu_pro_fallbacks, simple_evals, multilingual, letter, boxed_integer)");
+    }
+    if (a) {
+      out.parsed = true;
+      out.answer = *a;
+      out.rule = e;
+    }
+    return out;
+  }
   const auto& patterns = spec.contains("patterns") ? spec["patterns"] : nlohmann::ordered_json::array();
+  const std::u32string u = scoring::utf8_to_u32(text, where + ": model output");
   for (size_t i = 0; i < patterns.size() && !out.parsed; ++i) {
     const auto& p = patterns[i];
-    auto flags = std::regex::ECMAScript;
-    if (p.value("icase", false)) flags |= std::regex::icase;
-    std::regex re;
-    try {
-      re = std::regex(p.at("regex").get<std::string>(), flags);
-    } catch (const std::regex_error& e) {
-      fail(where, "extract.patterns[" + std::to_string(i) + "]: bad regex (" + e.what() + ")");
-    }
-    const int group = p.value("group", 1);
+    std::string re = p.at("regex").get<std::string>();
+    if (p.value("icase", false)) re = "(?i)" + re;
+    const scoring::Regex rx(re, where + ": extract.patterns[" + std::to_string(i) + "]");
+    const size_t group = p.value("group", 1);
     const bool last = p.value("pick", "first") == "last";
-    std::string found;
-    bool any = false;
-    for (auto it = std::sregex_iterator(s.begin(), s.end(), re); it != std::sregex_iterator(); ++it) {
-      found = (*it)[group].str();
-      any = true;
-      if (!last) break;
+    std::optional<std::u32string> found;
+    if (last) {
+      std::u32string rest = u;  // the last match: search again after each match
+      while (auto m = rx.search(rest)) {
+        if (m->size() <= group) break;
+        found = (*m)[group];
+        const size_t at = rest.find((*m)[0]);
+        if (at == std::u32string::npos || (*m)[0].empty()) break;
+        rest = rest.substr(at + (*m)[0].size());
+      }
+    } else if (auto m = rx.search(u)) {
+      if (m->size() > group) found = (*m)[group];
     }
-    if (!any) continue;
-    found = trim(found);
-    if (spec.contains("map") && spec["map"].contains(found)) found = spec["map"][found].get<std::string>();
+    if (!found) continue;
+    std::string a = scoring::u32_to_utf8(scoring::python_strip(*found));
+    if (spec.contains("map") && spec["map"].contains(a)) a = spec["map"][a].get<std::string>();
     if (kind == "integer") {
-      found = canonical_integer(found);
-      if (found.empty()) continue;
+      a = canonical_integer(a);
+      if (a.empty()) continue;
     }
     out.parsed = true;
-    out.answer = found;
+    out.answer = a;
     out.rule = "pattern " + std::to_string(i);
   }
   return out;
@@ -90,10 +91,10 @@ Extraction extract_answer(const nlohmann::ordered_json& spec, const std::string&
 double score_answer(const std::string& metric, const Extraction& answer, const std::string& target,
                     const std::string& where) {
   if (!answer.parsed) return 0.0;
-  if (metric == "mcq_accuracy" || metric == "exact_match") return answer.answer == trim(target) ? 1.0 : 0.0;
+  if (metric == "mcq_accuracy" || metric == "exact_match") return scoring::exact_match_item(answer.answer, target) ? 1.0 : 0.0;
   if (metric == "integer_match") {
     const std::string t = canonical_integer(target);
-    return !t.empty() && answer.answer == t ? 1.0 : 0.0;
+    return !t.empty() && canonical_integer(answer.answer) == t ? 1.0 : 0.0;
   }
   fail(where, "unknown metric \"" + metric + "\" (known: mcq_accuracy, exact_match, integer_match)");
 }
@@ -102,30 +103,11 @@ Summary summarize(const std::vector<double>& x, uint64_t seed, int iterations) {
   Summary s;
   s.n = static_cast<int64_t>(x.size());
   if (x.empty()) return s;
-  double sum = 0;
-  for (double v : x) sum += v;
-  s.mean = sum / x.size();
-  if (x.size() > 1) {
-    double ss = 0;
-    for (double v : x) ss += (v - s.mean) * (v - s.mean);
-    s.stderr_ = std::sqrt(ss / (x.size() - 1) / x.size());
-  }
-  std::vector<double> means(iterations);
-  uint64_t state = seed ^ 0x5851F42D4C957F2Dull;
-  auto next = [&state] {
-    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-  };
-  for (int b = 0; b < iterations; ++b) {
-    double t = 0;
-    for (size_t i = 0; i < x.size(); ++i) t += x[next() % x.size()];
-    means[b] = t / x.size();
-  }
-  std::sort(means.begin(), means.end());
-  s.ci_low = means[static_cast<size_t>(std::floor(0.025 * (iterations - 1)))];
-  s.ci_high = means[static_cast<size_t>(std::ceil(0.975 * (iterations - 1)))];
+  s.mean = scoring::mean(x);
+  s.stderr_ = scoring::standard_error(x);
+  const scoring::BootstrapResult b = scoring::bootstrap_mean(x, iterations, seed);
+  s.ci_low = b.low;
+  s.ci_high = b.high;
   return s;
 }
 

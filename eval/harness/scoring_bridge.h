@@ -16,9 +16,10 @@ struct Extraction {
   std::string rule;     // which rule matched ("pattern 0", …), for the sample record
 };
 
-// SPEC is the task's "extract" object: "patterns" (tried in order, each {"regex", "group", "pick": first|last,
-// "icase"}), "normalize" (steps applied to the text first), "map" (answer spellings → canonical, e.g. full-width
-// letters), "kind" (letter | integer | text).
+// SPEC is the task's "extract" object: "extractor" (a published protocol's extraction, from the metric library:
+// mmlu_pro, mmlu_pro_fallbacks, simple_evals, multilingual, letter, boxed_integer), or "patterns" (a task's own
+// rules, tried in order, each {"regex" (Python re syntax), "group", "pick": first|last, "icase"}) with "map"
+// (answer spellings → canonical) and "kind" (letter | integer | text).
 Extraction extract_answer(const nlohmann::ordered_json& spec, const std::string& text, const std::string& where);
 
 // 1 or 0 (or a fraction, for graded metrics) for ANSWER against TARGET; an unparsed answer scores 0.
