@@ -46,7 +46,7 @@ TEST(Cli, BadInputGivesAClearErrorAndNonZeroExit) {
 }
 
 TEST(Cli, EveryCommandHasHelp) {
-  for (const char* cmd : {"", "synth", "run", "demo"}) {
+  for (const char* cmd : {"", "synth", "run", "demo", "template"}) {
     std::string out;
     EXPECT_EQ(testing::run_command(g4ref_cmd(std::string(cmd) + " --help"), &out), 0) << cmd;
     EXPECT_NE(out.find("Usage"), std::string::npos) << cmd << ": " << out;

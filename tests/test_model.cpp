@@ -106,7 +106,7 @@ TEST(Model, GenerationIsSeededAndHonoursSuppressAndStopTokens) {
   s.seed = 42;
   auto run = [&](const SamplingOptions& so, const GenerationConfig& g) {
     auto session = make_session(*m, RunOptions{});
-    return generate(*session, {2, 105, 10, 20}, {}, {}, 12, so, g);
+    return generate(*session, Prompt::from_ids({2, 105, 10, 20}, m->config()), 12, so, g);
   };
   const GenerationResult a = run(s, gen), b = run(s, gen);
   EXPECT_EQ(a.generated, b.generated);

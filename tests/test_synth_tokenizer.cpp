@@ -111,9 +111,9 @@ TEST(SynthTokenizer, TwoImagesAudioAndTextLayout) {
   auto add = [&](const std::vector<int>& v) { expected.insert(expected.end(), v.begin(), v.end()); };
   add(tok->encode("user\n"));
   add({B, I, I, I, E});
-  add(tok->encode("Compare "));
+  add(tok->encode("Compare"));  // each text part is trimmed on its own (official template)
   add({B, I, I, E, BA, A, A, A, A, EA});
-  add(tok->encode(" please"));
+  add(tok->encode("please"));
   add({tok->token_id("<turn|>")});
   add(tok->encode("\n"));
   EXPECT_EQ(ids, expected);

@@ -1,6 +1,9 @@
-// Makes a Backend from plain settings, so commands and the harness name a backend without knowing its class.
-// SETTINGS: {"kind": "reference" | "llamacpp" | "endpoint", "model": DIR or FILE, "url": …, "precision": …,
-// "threads": …, …}; an unknown kind or a missing field is an error naming the field.
+// Makes a Backend from settings, as the harness, the cross-checks and the server name them:
+//   {"kind": "reference", "model": DIR|FILE.gguf, "mmproj"?, "tokenizer"?, "precision"?: exact|f32|bf16,
+//    "embed_scale"?: hf|llamacpp, "window"?: lower|symmetric, "image_attention"?: sliding|all}
+//   {"kind": "llamacpp", "model": DIR, "type"?: f32|f16|bf16|q8_0|q4_0|q4_k|q6_k, "mmproj_type"?, "kv"?: f16|f32,
+//    "flash_attn"?: auto|on|off, "tokenizer"?}
+// Unknown kinds and keys are errors naming the key.
 #pragma once
 
 #include <memory>
@@ -11,5 +14,9 @@
 namespace g4ref {
 
 std::unique_ptr<Backend> make_backend(const nlohmann::json& settings);
+std::unique_ptr<Backend> make_llamacpp_backend(const nlohmann::json& settings);
+
+// The RunOptions a reference backend's settings ask for (precision and the switches above).
+RunOptions run_options_from_settings(const nlohmann::json& settings);
 
 }  // namespace g4ref

@@ -9,8 +9,7 @@
 #include "forward/generate.h"
 #include "forward/session.h"
 #include "model/weights.h"
-#include "prompt/chat_template.h"
-#include "prompt/media_placeholders.h"
+#include "prompt/request.h"
 #include "prompt/tokenizer.h"
 
 namespace g4ref {
@@ -32,73 +31,73 @@ void chat(const ChatArgs& a) {
   auto model = Model::load(a.model, a.mmproj);
   auto tokenizer = load_tokenizer(a.tokenizer.empty() ? a.model : a.tokenizer);
   const GenerationConfig gen = load_generation_config(a.model, model->config());
-  std::vector<Message> messages;
-  std::vector<MediaTokens> media_tokens;  // every media item of the conversation, in order
-  std::vector<MediaInput> media;
-  std::vector<ContentItem> pending;       // media attached to the next user message
-  if (!a.system.empty()) messages.push_back(Message::text("system", a.system));
-  ChatOptions options;
-  options.thinking = a.think;
+  const Conversation empty = Conversation::single_turn("", a.system);
+  Conversation conversation;
+  if (!a.system.empty()) conversation.messages.push_back(empty.messages.front());
+  conversation.thinking = a.think;
+  nlohmann::ordered_json pending = nlohmann::ordered_json::array();  // media parts for the next user message
   const bool interactive = !a.json;
+  const char* known = "known: /image FILE, /video FILE, /audio FILE, /reset, /quit";
   if (interactive) {
     std::cout << "g4ref chat — /image, /video or /audio FILE attaches media to your next message, /reset starts "
                  "over, /quit or end of input ends\n> "
               << std::flush;
   }
+  auto prompt_again = [&] {
+    if (interactive) std::cout << "> " << std::flush;
+  };
   std::string line;
   while (std::getline(std::cin, line)) {
     if (line == "/quit") break;
-    if (const size_t space = line.find(' '); line[0] == '/' && space != std::string::npos) {
-      // /image FILE, /video FILE, /audio FILE: attach to the next user message.
-      const std::string command = line.substr(0, space), file = line.substr(space + 1);
-      const ModelConfig& c = model->config();
-      try {
-        if (command == "/image") add_images({file}, 0, c, pending, media_tokens, media);
-        else if (command == "/video") add_videos({file}, c, pending, media_tokens, media);
-        else if (command == "/audio") add_audio({file}, 0, c, pending, media_tokens, media);
-        else throw Error("unknown command '" + command + "' (known: /image FILE, /video FILE, /audio FILE, /reset, /quit)");
-        if (interactive) std::cout << "(" << command.substr(1) << " attached to your next message)\n> " << std::flush;
-      } catch (const Error& e) {
-        std::cerr << "g4ref: error: " << e.what() << "\n";
-        if (interactive) std::cout << "> " << std::flush;
-      }
-      continue;
-    }
     if (line == "/reset") {
-      messages.resize(a.system.empty() ? 0 : 1);
-      media_tokens.clear();
-      media.clear();
-      pending.clear();
-      if (interactive) std::cout << "(conversation cleared)\n> " << std::flush;
+      conversation.messages.erase(conversation.messages.begin() + (a.system.empty() ? 0 : 1), conversation.messages.end());
+      pending = nlohmann::ordered_json::array();
+      if (interactive) std::cout << "(conversation cleared)\n";
+      prompt_again();
       continue;
     }
     if (line.rfind("/", 0) == 0) {
-      std::cerr << "unknown command '" << line << "' (known: /image FILE, /video FILE, /audio FILE, /reset, /quit)\n";
-      if (interactive) std::cout << "> " << std::flush;
+      // /image FILE, /video FILE, /audio FILE: attach to the next user message, prepared now so a bad file is
+      // reported at once.
+      const size_t space = line.find(' ');
+      const std::string command = line.substr(0, space);
+      if (space == std::string::npos || (command != "/image" && command != "/video" && command != "/audio")) {
+        std::cerr << "g4ref: error: unknown command '" << line << "' (" << known << ")\n";
+        prompt_again();
+        continue;
+      }
+      const nlohmann::ordered_json part = {{"type", command.substr(1)}, {"path", line.substr(space + 1)}};
+      try {
+        prepare_media_part(part, model->config(), MediaOptions{}, part["path"].get<std::string>());
+        pending.push_back(part);
+        if (interactive) std::cout << "(" << command.substr(1) << " attached to your next message)\n";
+      } catch (const Error& e) {
+        std::cerr << "g4ref: error: " << e.what() << "\n";
+      }
+      prompt_again();
       continue;
     }
-    Message user;
-    user.role = "user";
-    user.content = pending;
-    user.content.push_back({ContentItem::Kind::text, line});
-    pending.clear();
-    messages.push_back(user);
-    const std::vector<int> prompt =
-        tokenizer->encode(expand_media_markers(render_chat(messages, options), media_tokens));
+    nlohmann::ordered_json content = pending;
+    content.push_back({{"type", "text"}, {"text", line}});
+    pending = nlohmann::ordered_json::array();
+    conversation.add({{"role", "user"}, {"content", content}});
+    // The whole conversation is rendered and run from the start each turn: the reference recomputes rather than
+    // reuses a cache.
+    const Prompt prompt = build_prompt(conversation, *tokenizer, model->config());
     auto session = make_session(*model, a.forward.run_options());
-    const GenerationResult r = generate(*session, prompt, token_types_for(prompt, model->config()), media,
-                                        a.max_new_tokens, a.forward.sampling(), gen);
+    const GenerationResult r = generate(*session, prompt, a.max_new_tokens, a.forward.sampling(), gen);
     std::vector<int> reply_ids = r.generated;
     if (r.stop_reason == "stop_token") reply_ids.pop_back();  // the end-of-turn token is not part of the text
     const std::string reply = tokenizer->decode(reply_ids);
-    messages.push_back(Message::text("assistant", reply));
+    conversation.add({{"role", "assistant"}, {"content", reply}});
     if (a.json) {
       std::cout << nlohmann::json{{"user", line}, {"prompt_ids", r.prompt}, {"generated_ids", r.generated},
                                   {"reply", reply}, {"stop_reason", r.stop_reason}}
                        .dump()
                 << "\n";
     } else {
-      std::cout << reply << "\n> " << std::flush;
+      std::cout << reply << "\n";
+      prompt_again();
     }
   }
   if (interactive) std::cout << "\n";

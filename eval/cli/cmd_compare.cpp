@@ -81,7 +81,7 @@ void envelope(const EnvelopeArgs& a) {
   auto trace_to = [&](const std::string& path, const std::string& precision) {
     ForwardArgs f = a.forward;
     f.precision = precision;
-    record_trace(*model, a.model, p, f, path, a.filter);
+    record_trace(*model, a.model, p, f, a.prompt.media_options(), path, a.filter);
   };
   // Both traces are streamed to disk beside the output, so a 12B envelope never holds a trace in memory.
   const std::string exact_path = a.out + ".exact.partial.safetensors";

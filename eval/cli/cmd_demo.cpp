@@ -46,7 +46,7 @@ void demo(const DemoArgs& a) {
   StageStatsTracer stats(&demo_stage);
   auto session = make_session(*model, a.forward.run_options(), &stats);
   const GenerationConfig gen = load_generation_config(dir, model->config());
-  const GenerationResult r = generate(*session, prompt, {}, {}, a.max_new_tokens, a.forward.sampling(), gen);
+  const GenerationResult r = generate(*session, Prompt::from_ids(prompt, model->config()), a.max_new_tokens, a.forward.sampling(), gen);
   std::vector<StageStats> prefill;  // the stages recorded up to the prompt's logits
   for (const auto& s : stats.stages()) {
     prefill.push_back(s);

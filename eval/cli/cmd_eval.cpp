@@ -37,7 +37,7 @@ nlohmann::ordered_json backend_settings(const std::string& kind, const std::stri
   if (!url.empty()) b["url"] = url;
   // llama.cpp's precision is the GGUF type the weights are exported in.
   if (!precision.empty()) b[kind == "llamacpp" ? "type" : "precision"] = precision;
-  if (threads > 0) b["threads"] = threads;
+  if (threads > 0 && kind == "reference") b["threads"] = threads;
   return b;
 }
 

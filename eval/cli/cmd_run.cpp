@@ -58,7 +58,7 @@ void run(const RunArgs& a) {
     else std::cout << "generated:" << std::flush;
   }
   const GenerationResult r =
-      generate(*session, p.ids, p.token_types, p.media, a.max_new_tokens, a.forward.sampling(), gen, [&](int id) {
+      generate(*session, p, a.max_new_tokens, a.forward.sampling(), gen, [&](int id) {
         if (stream) stream->add(id);
         else if (!a.json) std::cout << " " << id << std::flush;
       });

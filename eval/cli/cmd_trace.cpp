@@ -24,15 +24,15 @@ struct TraceArgs {
 }  // namespace
 
 TraceSummary record_trace(const Model& model, const std::string& model_dir, const PreparedPrompt& p,
-                          const ForwardArgs& forward, const std::string& path, const std::string& filter) {
+                          const ForwardArgs& forward, const MediaOptions& media, const std::string& path,
+                          const std::string& filter) {
   TraceMeta meta;
   meta.config_hash = model.config().hash();
   meta.precision = forward.precision;
   meta.g4ref_version = G4REF_VERSION;
   meta.model = model_dir;
   meta.tokens = p.ids;
-  meta.extra["embed_scale"] = forward.embed_scale;
-  meta.extra["window"] = forward.window;
+  for (const auto& [key, value] : trace_options(forward, media, !p.media.empty())) meta.extra[key] = value;
   TraceWriter writer(path, meta, filter);
   auto session = make_session(model, forward.run_options(), &writer);
   session->forward(p.ids, p.token_types, LogitRows::all, p.media);
@@ -41,12 +41,29 @@ TraceSummary record_trace(const Model& model, const std::string& model_dir, cons
   return s;
 }
 
+std::map<std::string, std::string> trace_options(const ForwardArgs& forward, const MediaOptions& media, bool has_media) {
+  std::map<std::string, std::string> o;
+  o[std::string(kTraceOptionPrefix) + "embed_scale"] = forward.embed_scale;
+  o[std::string(kTraceOptionPrefix) + "window"] = forward.window;
+  o[std::string(kTraceOptionPrefix) + "image_attention"] = forward.image_attention;
+  if (has_media) {
+    o[std::string(kTraceOptionPrefix) + "image_tokens"] = std::to_string(media.image_tokens);
+    o[std::string(kTraceOptionPrefix) + "alpha"] = media.alpha == AlphaMode::drop ? "drop" : "composite";
+    o[std::string(kTraceOptionPrefix) + "exif_orientation"] = media.orientation == ExifOrientation::apply ? "apply" : "ignore";
+    o[std::string(kTraceOptionPrefix) + "max_audio_seconds"] = nlohmann::json(media.max_audio_seconds).dump();
+  }
+  std::string d;
+  for (const auto& x : forward.deviations) d += (d.empty() ? "" : ",") + x;
+  o["deviations"] = d;  // recorded, not refused: a deviation stands in for the implementation under test
+  return o;
+}
+
 namespace {
 
 void run_trace(const TraceArgs& a) {
   auto model = Model::load(a.model, a.prompt.mmproj);
   const PreparedPrompt p = a.prompt.prepare(a.model, model->config());
-  const TraceSummary s = record_trace(*model, a.model, p, a.forward, a.out, a.filter);
+  const TraceSummary s = record_trace(*model, a.model, p, a.forward, a.prompt.media_options(), a.out, a.filter);
   const size_t tensors = s.tensors;
   const uint64_t bytes = s.bytes;
   if (a.json) {

@@ -2,40 +2,23 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "model/config.h"
 #include "forward/session.h"
-#include "prompt/chat_template.h"
-#include "prompt/media_placeholders.h"
+#include "prompt/request.h"
 #include "prompt/tokenizer.h"
 
 namespace g4ref {
 
-struct PreparedPrompt {
-  std::vector<int> ids;
-  std::vector<int> token_types;
-  std::string rendered;                  // the chat-template text ("" for --tokens)
-  std::unique_ptr<Tokenizer> tokenizer;  // null for --tokens
-  std::vector<MediaInput> media;
+// The prompt a command runs: the library's Prompt (prompt/request.h) and the tokenizer that made it (null for
+// --tokens).
+struct PreparedPrompt : Prompt {
+  std::unique_ptr<Tokenizer> tokenizer;
 };
-
-// Each audio file: decoded, mono, 16 kHz, cut into frames of audio_embed_dim samples (spec §4); appends its
-// marker to `content`, its token count to `tokens` and its frames to `media`.
-void add_audio(const std::vector<std::string>& files, double max_seconds, const ModelConfig& c,
-               std::vector<ContentItem>& content, std::vector<MediaTokens>& tokens, std::vector<MediaInput>& media);
-
-// Each image file through spec §3.1 (decode dropping alpha, target size for the budget, bicubic, 48×48
-// patches); appends its marker, its token count and its patches.
-void add_images(const std::vector<std::string>& files, int budget, const ModelConfig& c,
-                std::vector<ContentItem>& content, std::vector<MediaTokens>& tokens, std::vector<MediaInput>& media);
-
-// Each video (a file, or a directory of frame images): 32 frames sampled as spec §3.4, each prepared like an image
-// at the per-frame budget (70) and embedded as one image item; one marker, N per frame, the frames' timestamps.
-void add_videos(const std::vector<std::string>& paths, const ModelConfig& c, std::vector<ContentItem>& content,
-                std::vector<MediaTokens>& tokens, std::vector<MediaInput>& media);
 
 struct PromptArgs {
   std::string tokens;
@@ -50,13 +33,23 @@ struct PromptArgs {
   std::vector<std::string> videos;  // video files or frame directories, after the images
   std::vector<std::string> audio;   // audio files, in the user turn after the images, before the text
   double max_audio_seconds = 0;     // cap each clip (0: none)
+  std::string messages;             // a JSON file of messages (the request form), instead of --prompt
+  std::string alpha = "drop";       // image alpha: drop or composite (over white)
+  std::string orientation = "apply";  // EXIF orientation: apply or ignore
   void add_to(CLI::App& cmd);
-  // Throws a CLI error unless exactly one of --tokens / --prompt was given.
+  MediaOptions media_options() const;
+  // The conversation of --prompt/--system/--image/... or --messages (no --tokens).
+  Conversation conversation() const;
+  // Throws a CLI error unless exactly one of --tokens / --prompt / --messages was given.
   void check(const CLI::App& cmd) const;
   PreparedPrompt prepare(const std::string& model_dir, const ModelConfig& c) const;
 };
 
 struct ForwardArgs;
+
+// The metadata entries of a trace that name its options: "option.*" (compare refuses traces whose option entries
+// differ) and "deviations".
+std::map<std::string, std::string> trace_options(const ForwardArgs& forward, const MediaOptions& media, bool has_media);
 class Model;
 
 struct TraceSummary {
@@ -66,7 +59,10 @@ struct TraceSummary {
 };
 
 // One forward pass over the prompt with every tap (matching `filter`) streamed to the trace file at `path`.
+// The trace's metadata records the options actually used (forward switches, deviations, MEDIA), so that compare
+// refuses two traces computed under different options.
 TraceSummary record_trace(const Model& model, const std::string& model_dir, const PreparedPrompt& p,
-                          const ForwardArgs& forward, const std::string& path, const std::string& filter);
+                          const ForwardArgs& forward, const MediaOptions& media, const std::string& path,
+                          const std::string& filter);
 
 }  // namespace g4ref

@@ -57,6 +57,16 @@ void check_same_run(const Trace& golden, const Trace& candidate) {
                                ": the traces were computed from different token ids (" + std::to_string(gt.size()) +
                                " vs " + std::to_string(ct.size()) + " tokens; " + where + ")");
   }
+  // Options both traces record must agree: a window or embedding-scale difference is a setting, not an error.
+  for (const auto& [key, value] : golden.meta().extra) {
+    if (key.rfind(kTraceOptionPrefix, 0) != 0) continue;
+    const auto it = candidate.meta().extra.find(key);
+    if (it != candidate.meta().extra.end() && it->second != value) {
+      fail(candidate.path(), "refusing to compare with " + golden.path() + ": the traces were computed with different " +
+                                 key.substr(std::string(kTraceOptionPrefix).size()) + " ('" + it->second + "' vs '" +
+                                 value + "')");
+    }
+  }
   const auto& gh = golden.meta().config_hash;
   const auto& ch = candidate.meta().config_hash;
   if (!gh.empty() && !ch.empty() && gh != ch) {

@@ -24,6 +24,10 @@
 
 namespace g4ref {
 
+// Metadata keys starting with this name the options a trace was computed with (--window, --embed-scale,
+// --image-attention, media options); compare refuses two traces whose option entries differ.
+inline constexpr const char* kTraceOptionPrefix = "option.";
+
 // What a trace was computed from. Two traces whose tokens or config hashes differ must never be compared.
 struct TraceMeta {
   std::string config_hash;

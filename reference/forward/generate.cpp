@@ -106,25 +106,21 @@ int Sampler::next(const Eigen::VectorXd& logits) {
   return cand[keep - 1].id;
 }
 
-namespace {
-
 void suppress(Eigen::VectorXd& logits, const std::vector<int>& ids) {
   for (int id : ids) {
     if (id >= 0 && id < logits.size()) logits[id] = -std::numeric_limits<double>::infinity();
   }
 }
 
-}  // namespace
 
-GenerationResult generate(Session& session, const std::vector<int>& prompt, const std::vector<int>& token_types,
-                          const std::vector<MediaInput>& media, int max_new_tokens, const SamplingOptions& sampling, const GenerationConfig& gen,
-                          const std::function<void(int)>& on_token) {
-  if (prompt.empty()) fail("input tokens", "the prompt is empty");
+GenerationResult generate(Session& session, const Prompt& prompt, int max_new_tokens, const SamplingOptions& sampling,
+                          const GenerationConfig& gen, const GenerationHooks& hooks) {
+  if (prompt.ids.empty()) fail("input tokens", "the prompt is empty");
   GenerationResult r;
-  r.prompt = prompt;
+  r.prompt = prompt.ids;
   r.stop_reason = "max_new_tokens";
   Sampler sampler(sampling);
-  Eigen::VectorXd logits = session.forward(prompt, token_types, LogitRows::last, media).row(0).transpose();
+  Eigen::VectorXd logits = session.forward(prompt, LogitRows::last).row(0).transpose();
   suppress(logits, gen.suppress_tokens);
   r.prompt_logits = logits;
   r.last_logits = logits;
@@ -136,9 +132,14 @@ GenerationResult generate(Session& session, const std::vector<int>& prompt, cons
     }
     const int id = sampler.next(logits);
     r.generated.push_back(id);
-    if (on_token) on_token(id);
+    if (hooks.on_logits) hooks.on_logits(id, logits);
+    if (hooks.on_token) hooks.on_token(id);
     if (std::find(gen.stop_tokens.begin(), gen.stop_tokens.end(), id) != gen.stop_tokens.end()) {
       r.stop_reason = "stop_token";
+      break;
+    }
+    if (hooks.stop_now && hooks.stop_now(r.generated)) {
+      r.stop_reason = "stopped";
       break;
     }
   }

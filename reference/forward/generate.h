@@ -30,6 +30,9 @@ struct GenerationConfig {
 // defaults from the config: suppress EOA and EOI, stop on the eos ids.
 GenerationConfig load_generation_config(const std::string& model_dir, const ModelConfig& c);
 
+// Sets the logits of IDS to −inf (ids outside the row are ignored).
+void suppress(Eigen::VectorXd& logits, const std::vector<int>& ids);
+
 struct TopEntry {
   int id;
   double logit;
@@ -54,12 +57,26 @@ struct GenerationResult {
   std::vector<int> generated;
   Eigen::VectorXd prompt_logits;  // next-token logits after the prompt (suppression applied)
   Eigen::VectorXd last_logits;    // logits the last generated token was chosen from
-  std::string stop_reason;        // "stop_token" or "max_new_tokens"
+  std::string stop_reason;        // "stop_token", "max_new_tokens" or "stopped" (stop_now)
 };
 
 // Runs the prompt through the session, then generates up to max_new_tokens, calling on_token after each.
-GenerationResult generate(Session& session, const std::vector<int>& prompt, const std::vector<int>& token_types,
-                          const std::vector<MediaInput>& media, int max_new_tokens, const SamplingOptions& sampling, const GenerationConfig& gen,
-                          const std::function<void(int)>& on_token = {});
+// What a caller may watch or decide during generation; every member is optional.
+struct GenerationHooks {
+  std::function<void(int)> on_token;                                  // after each chosen token
+  std::function<void(int, const Eigen::VectorXd&)> on_logits;         // the logits a token was chosen from
+  std::function<bool(const std::vector<int>&)> stop_now;              // asked after each token with the tokens so
+                                                                      // far; true ends generation ("stopped")
+};
+
+GenerationResult generate(Session& session, const Prompt& prompt, int max_new_tokens, const SamplingOptions& sampling,
+                          const GenerationConfig& gen, const GenerationHooks& hooks = {});
+inline GenerationResult generate(Session& session, const Prompt& prompt, int max_new_tokens,
+                                 const SamplingOptions& sampling, const GenerationConfig& gen,
+                                 const std::function<void(int)>& on_token) {
+  GenerationHooks h;
+  h.on_token = on_token;
+  return generate(session, prompt, max_new_tokens, sampling, gen, h);
+}
 
 }  // namespace g4ref

@@ -179,6 +179,34 @@ class SessionImpl final : public Session {
 
 }  // namespace
 
+namespace {
+
+template <class P>
+Eigen::MatrixXd embed_media_as(const Model& model, const MediaInput& m) {
+  using T = typename P::T;
+  const ModelConfig& c = model.config();
+  if (m.values.size() != static_cast<size_t>(m.rows * m.cols)) fail("media input", "values do not match its shape");
+  Mat<T> x(m.rows, m.cols);
+  for (int64_t i = 0; i < m.rows * m.cols; ++i) x.data()[i] = static_cast<T>(m.values[static_cast<size_t>(i)]);
+  if (m.kind == MediaInput::Kind::image) {
+    if (!model.vision()) fail(model.dir(), "the checkpoint has no vision embedder");
+    return vision_embed<P>(x, m.xy, *model.vision(), c.vision, "", nullptr).template cast<double>();
+  }
+  if (!model.audio()) fail(model.dir(), "the checkpoint has no audio embedder");
+  return audio_embed<P>(x, model.audio()->projection, c.audio.rms_norm_eps, "", nullptr).template cast<double>();
+}
+
+}  // namespace
+
+Eigen::MatrixXd embed_media(const Model& model, const MediaInput& item, Precision precision) {
+  switch (precision) {
+    case Precision::exact: return embed_media_as<ExactPolicy>(model, item);
+    case Precision::f32: return embed_media_as<F32Policy>(model, item);
+    case Precision::bf16: return embed_media_as<BF16Policy>(model, item);
+  }
+  fail("precision", "unknown precision");
+}
+
 std::unique_ptr<Session> make_session(const Model& model, const RunOptions& options, Tracer* tracer) {
   switch (options.precision) {
     case Precision::exact: return std::make_unique<SessionImpl<ExactPolicy>>(model, options, tracer);

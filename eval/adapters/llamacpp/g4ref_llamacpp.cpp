@@ -25,13 +25,17 @@
 //   g4ref-llamacpp LIB embed TEXT.gguf MMPROJ.gguf audio SAMPLES.f32 OUT.f32     (mono float32 at 16 kHz)
 //   g4ref-llamacpp LIB logits TEXT.gguf MMPROJ.gguf PLAN.txt OUT.bin [FLASH_ATTN KV]
 //       FLASH_ATTN: auto (llama.cpp's default), on or off; KV: the KV-cache type, f16 (default) or f32.
-//       PLAN: one item per line, "t ID" (a text token), "i W H PIXELS.rgb" (an image), "a SAMPLES.f32" (audio);
+//       PLAN: one item per line, "t ID" (a text token), "i W H PIXELS.rgb" (an image), "a SAMPLES.f32" (audio),
+//       "s ID" (a text token whose logits are not written), "g N STOPS K" (last: greedy generation of up to N tokens,
+//       ending at any of the comma-separated STOPS ids or "-", with the top K logprobs of each step in the printed
+//       JSON's "generated");
 //       OUT: int32 rows, int32 vocabulary, then per row int32 position and vocabulary float32 logits.
 //   g4ref-llamacpp LIB quantize IN.gguf OUT.gguf FTYPE                           (llama_ftype number, e.g. 7 = Q8_0)
 // embed prints one JSON line: {"n_tokens": N, "n_embd": E, "nx": .., "ny": ..}. Exit 1 with a message on failure.
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -249,6 +253,68 @@ mtmd_bitmap* audio_bitmap(const Api& api, const std::string& path) {
 // type_v (ggml types, 1 = f16, 0 = f32) at 104 and 108; 160 bytes in all.
 constexpr size_t kFlashAttnOffset = 48, kTypeKOffset = 104, kTypeVOffset = 108;
 
+// log-softmax of one logits row at TARGET, its rank (1 + entries above it, ties to the lower id) and the top K,
+// as JSON {"id", "logprob", "rank", "top": [[id, logprob], ...]}. −inf entries (suppressed tokens) carry no mass.
+std::string logprob_json(const float* l, int32_t n_vocab, int32_t target, int32_t k) {
+  double max = -1e300;
+  for (int32_t i = 0; i < n_vocab; ++i) max = std::max(max, static_cast<double>(l[i]));
+  double sum = 0;
+  for (int32_t i = 0; i < n_vocab; ++i) {
+    if (std::isfinite(l[i])) sum += std::exp(static_cast<double>(l[i]) - max);
+  }
+  const double log_z = max + std::log(sum);
+  int32_t rank = 1;
+  for (int32_t i = 0; i < n_vocab; ++i) {
+    if (l[i] > l[target] || (l[i] == l[target] && i < target)) ++rank;
+  }
+  std::vector<int32_t> order(static_cast<size_t>(n_vocab));
+  for (int32_t i = 0; i < n_vocab; ++i) order[static_cast<size_t>(i)] = i;
+  const int32_t kk = std::min(k, n_vocab);
+  std::partial_sort(order.begin(), order.begin() + kk, order.end(),
+                    [&](int32_t a, int32_t b) { return l[a] > l[b] || (l[a] == l[b] && a < b); });
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "{\"id\": %d, \"logprob\": %.17g, \"rank\": %d, \"top\": [", target,
+                static_cast<double>(l[target]) - log_z, rank);
+  std::string out = buf;
+  for (int32_t i = 0; i < kk; ++i) {
+    std::snprintf(buf, sizeof buf, "%s[%d, %.17g]", i ? ", " : "", order[static_cast<size_t>(i)],
+                  static_cast<double>(l[order[static_cast<size_t>(i)]]) - log_z);
+    out += buf;
+  }
+  return out + "]}";
+}
+
+// Greedy generation after the plan: ARGS = max new tokens, comma-separated stop ids (or "-"), top-k logprobs per
+// step. The argmax takes the lowest id among ties, as the reference's greedy choice does. Returns the JSON list of
+// steps.
+std::string generate(const Api& api, struct llama_context* lctx, int32_t n_vocab, int32_t& n_past,
+                     const std::vector<std::string>& args) {
+  const int32_t max_new = static_cast<int32_t>(std::strtol(args[0].c_str(), nullptr, 10));
+  std::vector<int32_t> stops;
+  if (args[1] != "-") {
+    std::istringstream ss(args[1]);
+    for (std::string x; std::getline(ss, x, ',');) stops.push_back(static_cast<int32_t>(std::strtol(x.c_str(), nullptr, 10)));
+  }
+  const int32_t k = static_cast<int32_t>(std::strtol(args[2].c_str(), nullptr, 10));
+  std::string out = "[";
+  for (int32_t step = 0; step < max_new; ++step) {
+    const float* l = api.llama_get_logits_ith(lctx, -1);
+    if (!l) die("llama_get_logits_ith", "no logits at position " + std::to_string(n_past - 1));
+    int32_t best = 0;
+    for (int32_t i = 1; i < n_vocab; ++i) {
+      if (l[i] > l[best]) best = i;
+    }
+    out += (step ? ", " : "") + logprob_json(l, n_vocab, best, k);
+    if (std::find(stops.begin(), stops.end(), best) != stops.end()) break;
+    if (step + 1 == max_new) break;
+    if (int32_t rc = api.llama_decode(lctx, api.llama_batch_get_one(&best, 1)); rc != 0) {
+      die("llama_decode", "failed with code " + std::to_string(rc) + " at position " + std::to_string(n_past));
+    }
+    ++n_past;
+  }
+  return out + "]";
+}
+
 int logits(const Api& api, llama_model* model, mtmd_context* ctx, const std::string& plan_path, const std::string& out,
            const std::string& flash_attn, const std::string& kv) {
   struct Item {
@@ -265,7 +331,7 @@ int logits(const Api& api, llama_model* model, mtmd_context* ctx, const std::str
       Item it{};
       ls >> it.kind;
       for (std::string a; ls >> a;) it.args.push_back(a);
-      const size_t want = it.kind == 't' ? 1 : it.kind == 'i' ? 3 : it.kind == 'a' ? 1 : 0;
+      const size_t want = it.kind == 't' || it.kind == 's' ? 1 : it.kind == 'i' ? 3 : it.kind == 'a' ? 1 : it.kind == 'g' ? 3 : 0;
       if (want == 0 || it.args.size() != want) die(plan_path, "bad line: " + line);
       plan.push_back(it);
     }
@@ -274,9 +340,15 @@ int logits(const Api& api, llama_model* model, mtmd_context* ctx, const std::str
   uint32_t n_positions = 0;
   std::vector<MediaChunk> media;
   std::vector<mtmd_bitmap*> bitmaps;
+  int32_t max_new = 0;
   for (const Item& it : plan) {
-    if (it.kind == 't') {
+    if (it.kind == 't' || it.kind == 's') {
       ++n_positions;
+      continue;
+    }
+    if (it.kind == 'g') {
+      max_new = static_cast<int32_t>(std::strtol(it.args[0].c_str(), nullptr, 10));
+      n_positions += static_cast<uint32_t>(std::max(max_new, 0));
       continue;
     }
     mtmd_bitmap* b = it.kind == 'i' ? image_bitmap(api, it.args[0], it.args[1], it.args[2]) : audio_bitmap(api, it.args[0]);
@@ -319,8 +391,13 @@ int logits(const Api& api, llama_model* model, mtmd_context* ctx, const std::str
   std::vector<std::pair<int32_t, std::vector<float>>> rows;
   int32_t n_past = 0;
   size_t next_media = 0;
+  std::string generated_json;
   for (const Item& it : plan) {
-    if (it.kind == 't') {
+    if (it.kind == 'g') {
+      generated_json = generate(api, lctx, n_vocab, n_past, it.args);
+      continue;
+    }
+    if (it.kind == 't' || it.kind == 's') {
       int32_t token = static_cast<int32_t>(std::strtol(it.args[0].c_str(), nullptr, 10));
       if (int32_t rc = api.llama_decode(lctx, api.llama_batch_get_one(&token, 1)); rc != 0) {
         die("llama_decode", "failed with code " + std::to_string(rc) + " at position " + std::to_string(n_past));
@@ -336,6 +413,7 @@ int logits(const Api& api, llama_model* model, mtmd_context* ctx, const std::str
       }
       n_past = new_n_past;
     }
+    if (it.kind == 's') continue;  // decoded, its logits not wanted
     const float* l = api.llama_get_logits_ith(lctx, -1);
     if (!l) die("llama_get_logits_ith", "no logits at position " + std::to_string(n_past - 1));
     rows.emplace_back(n_past - 1, std::vector<float>(l, l + n_vocab));
@@ -353,7 +431,8 @@ int logits(const Api& api, llama_model* model, mtmd_context* ctx, const std::str
     if (!o) die(out, "cannot write");
   }
   if (std::rename(partial.c_str(), out.c_str()) != 0) die(out, "cannot rename the finished file");
-  std::printf("{\"rows\": %zu, \"n_vocab\": %d, \"positions\": %d, \"n_ctx\": %u}\n", rows.size(), n_vocab, n_past, room);
+  std::printf("{\"rows\": %zu, \"n_vocab\": %d, \"positions\": %d, \"n_ctx\": %u%s}\n", rows.size(), n_vocab, n_past,
+              room, generated_json.empty() ? "" : (", \"generated\": " + generated_json).c_str());
   for (const MediaChunk& m : media) api.mtmd_input_chunks_free(m.chunks);
   for (mtmd_bitmap* b : bitmaps) api.mtmd_bitmap_free(b);
   api.llama_free(lctx);
