@@ -257,13 +257,13 @@ TEST(HarnessTask, PublishedExtractionRules) {
   EXPECT_EQ(ex("aime", "first \\boxed{12} then \\boxed{ 0,070 }").answer, "70");
   EXPECT_FALSE(ex("aime", "\\boxed{x+1}").parsed);
   // A task's own rules: tried in order, first or last match, a map of spellings.
-  const ojson own = ojson::parse(R"({"kind": "letter", "map": {"b": "B"},
-      "patterns": [{"regex": "Final: ([A-D])", "pick": "last"}, {"regex": "choice ([a-d])", "icase": true}]})");
+  const ojson own = ojson::parse(R"J({"kind": "letter", "map": {"b": "B"},
+      "patterns": [{"regex": "Final: ([A-D])", "pick": "last"}, {"regex": "choice ([a-d])", "icase": true}]})J");
   EXPECT_EQ(extract_answer(own, "Final: A ... Final: C", "t").answer, "C");
   EXPECT_EQ(extract_answer(own, "my choice b", "t").answer, "B");
   EXPECT_EQ(extract_answer(own, "my choice b", "t").rule, "pattern 1");
   EXPECT_FALSE(extract_answer(own, "nothing", "t").parsed);
-  const ojson integer = ojson::parse(R"({"kind": "integer", "patterns": [{"regex": "= *([0-9, ]+)$"}]})");
+  const ojson integer = ojson::parse(R"J({"kind": "integer", "patterns": [{"regex": "= *([0-9, ]+)$"}]})J");
   EXPECT_EQ(extract_answer(integer, "x = 0,042", "t").answer, "42");
   EXPECT_EQ(strip_thinking("<|channel>thought\nAnswer: A<channel|>Answer: B"), "Answer: B");
   EXPECT_EQ(strip_thinking("<|channel>thought\nAnswer: A, still thinking"), "");

@@ -8,7 +8,6 @@
 #include "base/error.h"
 #include "harness/dataset.h"
 #include "harness/sha256.h"
-#include "prompt/chat_template.h"
 
 namespace g4ref {
 namespace fs = std::filesystem;
@@ -62,9 +61,16 @@ int shard_of(const std::string& sample_id, int count) {
 }
 
 std::string strip_thinking(const std::string& text) {
-  std::string s = strip_thought_channels(text);
-  const size_t open = s.find("<|channel>");
-  if (open != std::string::npos) s.erase(open);
+  // The thought channel is <|channel>thought … <channel|> (claims-and-evals §2.4, chat format).
+  std::string s = text;
+  for (size_t open = s.find("<|channel>"); open != std::string::npos; open = s.find("<|channel>", open)) {
+    const size_t close = s.find("<channel|>", open);
+    if (close == std::string::npos) {
+      s.erase(open);
+      break;
+    }
+    s.erase(open, close + std::string("<channel|>").size() - open);
+  }
   return s;
 }
 
