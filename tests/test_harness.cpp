@@ -15,6 +15,8 @@
 #include <thread>
 
 #include "backends/backend.h"
+#include "backends/factory.h"
+#include "harness/audit.h"
 #include "harness/dataset.h"
 #include "harness/runner.h"
 #include "harness/scoring_bridge.h"
@@ -421,19 +423,19 @@ TEST(HarnessCli, KillNineThenResumeLosesNothing) {
   const std::string model = testing::tiny_checkpoint();
   TempDir dir("harness_kill");
   const std::string cut = dir / "cut", whole = dir / "whole";
-  const std::string base = std::string(G4REF_CLI) + " eval run --task mmlu_pro --limit 16 --backend reference --model '" +
+  const std::string base = std::string(G4REF_CLI) + " eval run --task mmlu_pro --limit 6 --backend reference --model '" +
                            model + "' --max-new-tokens 12 --quiet --json --out ";
   std::string out;
   const int rc = testing::run_command(base + "'" + whole + "' 2>&1", &out);
   if (rc != 0 && out.find("is not available in this build") != std::string::npos)
     GTEST_SKIP() << "no reference backend in this build yet: " << out;
   ASSERT_EQ(rc, 0) << out;
-  for (int64_t kill_after : {3, 9}) {
+  for (int64_t kill_after : {2, 4}) {
     const pid_t pid = ::fork();
     ASSERT_GE(pid, 0);
     if (pid == 0) {
       const std::string model_dir = model;
-      ::execl(G4REF_CLI, "g4ref", "eval", "run", "--task", "mmlu_pro", "--limit", "16", "--backend", "reference",
+      ::execl(G4REF_CLI, "g4ref", "eval", "run", "--task", "mmlu_pro", "--limit", "6", "--backend", "reference",
               "--model", model_dir.c_str(), "--max-new-tokens", "12", "--quiet", "--out", cut.c_str(),
               static_cast<char*>(nullptr));
       ::_exit(127);
@@ -467,6 +469,41 @@ TEST(HarnessCli, KillNineThenResumeLosesNothing) {
   EXPECT_EQ(duplicated, 0);
   EXPECT_EQ(counts.size(), expected.size());
   EXPECT_EQ(slurp(cut + "/results.json"), slurp(whole + "/results.json"));
+}
+
+// A backend seen through a narrower interface: no top lists, so every choice gets its own score call.
+class NoTopLists : public FakeBackend {
+ public:
+  explicit NoTopLists(Backend& inner) : inner_(inner) {}
+  BackendCapabilities capabilities() const override {
+    BackendCapabilities c = inner_.capabilities();
+    c.full_logits = false;
+    c.max_top_logprobs = 0;
+    return c;
+  }
+  std::vector<int> tokenize(const std::string& t) override { return inner_.tokenize(t); }
+  ScoreResult score(const Prompt& p, const std::vector<int>& c, int k) override { ++scored; return inner_.score(p, c, k); }
+
+ private:
+  Backend& inner_;
+};
+
+// Log-likelihood choices from one call (the shared distribution's top list) equal one call per choice, bit for
+// bit, on the reference with the tiny checkpoint.
+TEST(HarnessRunner, OneCallChoiceScoresEqualPerChoiceCalls) {
+  auto ref = make_backend({{"kind", "reference"}, {"model", testing::tiny_checkpoint()}});
+  const Task t = load_task(task_file("mmlu_pro_ll"));
+  const auto samples = build_samples(t, task_data_files(t, ""), 2, 0);
+  for (const Sample& s : samples) {
+    const Prompt p = ref->prepare(build_conversation(t, s, false, {}), MediaOptions{});
+    std::string best_one, best_each;
+    const ojson one = choice_logprobs(*ref, p, t.spec, t.letters, s.choices, &best_one, "t");
+    NoTopLists narrow(*ref);
+    const ojson each = choice_logprobs(narrow, p, t.spec, t.letters, s.choices, &best_each, "t");
+    EXPECT_EQ(narrow.scored, static_cast<int>(s.choices.size()));
+    EXPECT_EQ(one, each);
+    EXPECT_EQ(best_one, best_each);
+  }
 }
 
 }  // namespace

@@ -22,23 +22,49 @@ ojson choice_logprobs(Backend& backend, const Prompt& prompt, const ojson& task_
   const std::string prefix = ll.value("prefix", "");
   const std::string choice_tmpl = ll.value("choice", "{{letter}}");
   const std::vector<int> prefix_ids = prefix.empty() ? std::vector<int>{} : backend.tokenize(prefix);
+  std::vector<std::vector<int>> conts;
+  bool single = true;
+  for (size_t i = 0; i < choices.size(); ++i) {
+    const std::string letter(1, letters[i]);
+    conts.push_back(backend.tokenize(fill_template(choice_tmpl, ojson::object(), {{"letter", letter}, {"text", choices[i]}}, where)));
+    single = single && conts.back().size() == 1;
+  }
+  auto score_one = [&](const std::vector<int>& ids, int top_k, ScoreResult* out) {
+    std::vector<int> cont = prefix_ids;
+    cont.insert(cont.end(), ids.begin(), ids.end());
+    *out = backend.score(prompt, cont, top_k);
+    if (out->tokens.size() != cont.size())
+      fail(backend.name(), "score returned " + std::to_string(out->tokens.size()) + " tokens for a continuation of " +
+                               std::to_string(cont.size()));
+    double lp = 0;  // the prefix is shared by every choice, so only the choice's own tokens count
+    for (size_t k = prefix_ids.size(); k < cont.size(); ++k) lp += out->tokens[k].logprob;
+    return lp;
+  };
+  std::vector<double> lp(choices.size(), NAN);
+  if (single) {
+    // Single-token choices share one distribution (the one after the prefix): one call with its whole top list
+    // gives every choice's log-probability, the same numbers one call per choice would.
+    const BackendCapabilities caps = backend.capabilities();
+    ScoreResult sr;
+    lp[0] = score_one(conts[0], caps.full_logits ? (1 << 30) : caps.max_top_logprobs, &sr);
+    std::map<int, double> top;
+    for (const TopLogprob& e : sr.tokens.back().top) top.emplace(e.id, e.logprob);
+    for (size_t i = 1; i < conts.size(); ++i) {
+      auto it = top.find(conts[i][0]);
+      if (it != top.end()) lp[i] = it->second;
+    }
+  }
   ojson lps = ojson::object();
   double best = -INFINITY;
   for (size_t i = 0; i < choices.size(); ++i) {
+    if (std::isnan(lp[i])) {
+      ScoreResult sr;
+      lp[i] = score_one(conts[i], 0, &sr);
+    }
     const std::string letter(1, letters[i]);
-    const std::vector<int> cont_ids =
-        backend.tokenize(fill_template(choice_tmpl, ojson::object(), {{"letter", letter}, {"text", choices[i]}}, where));
-    std::vector<int> cont = prefix_ids;
-    cont.insert(cont.end(), cont_ids.begin(), cont_ids.end());
-    const ScoreResult sr = backend.score(prompt, cont, 0);
-    if (sr.tokens.size() != cont.size())
-      fail(backend.name(), "score returned " + std::to_string(sr.tokens.size()) + " tokens for a continuation of " +
-                               std::to_string(cont.size()));
-    double lp = 0;  // the prefix is shared by every choice, so only the letter's own tokens count
-    for (size_t k = prefix_ids.size(); k < cont.size(); ++k) lp += sr.tokens[k].logprob;
-    lps[letter] = lp;
-    if (lp > best) {  // ties go to the earlier letter
-      best = lp;
+    lps[letter] = lp[i];
+    if (lp[i] > best) {  // ties go to the earlier letter
+      best = lp[i];
       *best_letter = letter;
     }
   }

@@ -9,23 +9,28 @@ cd "$(dirname "$0")/../.."
 g4ref=${G4REF:-build/eval/g4ref}
 work=${1:-$(mktemp -d)}
 tokens=${MAX_NEW_TOKENS:-16}
+limit=${LIMIT:-12}   # records per task (each llama.cpp call is a child process that loads the GGUF)
 mkdir -p "$work"
 "$g4ref" synth --preset tiny --out "$work/tiny" --force >/dev/null
 summary="$work/summary.jsonl"
 : > "$summary"
 for task in mmlu_pro mmlu_pro_ll gpqa_diamond mmmlu aime; do
-  for backend in reference llamacpp; do
+  backends=(reference llamacpp)
+  # The llama.cpp backend generates greedily only; AIME's protocol samples (temperature 1).
+  [ "$task" = aime ] && backends=(reference)
+  for backend in "${backends[@]}"; do
     extra=()
     [ "$backend" = llamacpp ] && extra=(--precision f32 --logprobs 5)
     "$g4ref" eval run --task "$task" --backend "$backend" --model "$work/tiny" --out "$work/$backend-$task" \
-      --max-new-tokens "$tokens" --quiet --json "${extra[@]}" |
+      --max-new-tokens "$tokens" --limit "$limit" --quiet --json "${extra[@]}" |
       python3 -c "import json,sys; j=json.load(sys.stdin); t=list(j['results']['tasks'].values())[0]; print(json.dumps({'task': '$task', 'backend': '$backend', 'n': t['n'], 'mean': t['mean'], 'unparsed': t['unparsed'], 'seconds': j['seconds']}))" >> "$summary"
   done
+  [ "$task" = aime ] && continue
   "$g4ref" eval audit "$work/llamacpp-$task" --model "$work/tiny" --samples 0 --json |
     python3 -c "import json,sys; a=json.load(sys.stdin); print(json.dumps({'task': '$task', 'audit_agreement': a['agreement_rate'], 'audited': a['audited'], 'same_prompt_ids': a['same_prompt_ids'], 'kl_mean': a.get('kl_mean')}))" >> "$summary"
 done
 "$g4ref" eval report "$work"/reference-* "$work"/llamacpp-* --out reports/benchmarks/tiny-synthetic \
   --title "Text tasks on the tiny synthetic checkpoint (pipeline test, not a model score)" \
-  --note "Random weights (g4ref synth --preset tiny) and synthetic bundled data: these numbers are real measurements of the harness, and say nothing about Gemma 4. Generation capped at $tokens new tokens. Run 1: reference in exact mode; run 2: llama.cpp on an f32 GGUF export of the same weights."
+  --note "Random weights (g4ref synth --preset tiny) and synthetic bundled data: these numbers are real measurements of the harness, and say nothing about Gemma 4. Generation capped at $tokens new tokens, the first $limit records of each bundled set. AIME runs on the reference only (llama.cpp's backend here generates greedily, the protocol samples). Run 1: reference in exact mode; run 2: llama.cpp on an f32 GGUF export of the same weights."
 cp "$summary" reports/benchmarks/tiny-synthetic/summary.jsonl
 cat "$summary"
