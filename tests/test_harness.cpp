@@ -248,7 +248,10 @@ TEST(HarnessTask, PublishedExtractionRules) {
     return extract_answer(load_task(task_file(task)).spec["extract"], text, task);
   };
   EXPECT_EQ(ex("mmlu_pro", "so the answer is (C). But maybe the answer is (D)").answer, "C");  // first match
-  EXPECT_EQ(ex("mmlu_pro", "Answer: B\nAnswer: E").answer, "E");                                // fallback 2, last
+  // Fallback 2 is Python's re.search('.*[aA]nswer:\s*([A-J])'): '.' stops at a newline, so the first line with a
+  // label wins, and on that line its last label.
+  EXPECT_EQ(ex("mmlu_pro", "Answer: B\nAnswer: E").answer, "B");
+  EXPECT_EQ(ex("mmlu_pro", "Answer: B, or Answer: E").answer, "E");
   EXPECT_EQ(ex("mmlu_pro", "I pick J, no wait, G.").answer, "G");                              // fallback 3, last letter
   EXPECT_FALSE(ex("mmlu_pro", "no idea").parsed);
   EXPECT_EQ(ex("gpqa_diamond", "think...\nAnswer: $C$").answer, "C");
