@@ -509,5 +509,40 @@ TEST(HarnessRunner, OneCallChoiceScoresEqualPerChoiceCalls) {
   }
 }
 
+TEST(HarnessCli, EvalCommandsHaveHelpAndJson) {
+  for (const char* cmd : {"eval", "eval run", "eval merge", "eval report", "eval audit", "eval score"}) {
+    std::string out;
+    EXPECT_EQ(testing::run_command(std::string(G4REF_CLI) + " " + cmd + " --help 2>&1", &out), 0) << cmd;
+    EXPECT_NE(out.find("Usage"), std::string::npos) << cmd;
+    if (std::string(cmd) != "eval") EXPECT_NE(out.find("--json"), std::string::npos) << cmd;
+  }
+}
+
+// On the tiny checkpoint through the command line: 4 shards (run in the order 3, 1, 0, 2) merged give the
+// unsharded results.json byte for byte; a resume with another --limit is refused with a non-zero exit naming
+// the field; a merge with a shard missing names it.
+TEST(HarnessCli, FourShardMergeEqualsUnshardedOnTheReference) {
+  const std::string model = testing::tiny_checkpoint();
+  TempDir dir("harness_cli_shards");
+  const std::string base = std::string(G4REF_CLI) + " eval run --task mmlu_pro_ll --limit 8 --backend reference --model '" +
+                           model + "' --quiet --out ";
+  std::string out;
+  ASSERT_EQ(testing::run_command(base + "'" + (dir / "whole") + "' 2>&1", &out), 0) << out;
+  for (int i : {3, 1, 0, 2})
+    ASSERT_EQ(testing::run_command(base + "'" + (dir / "sharded") + "' --shard " + std::to_string(i) + "/4 2>&1", &out), 0) << out;
+  ASSERT_EQ(testing::run_command(std::string(G4REF_CLI) + " eval merge '" + (dir / "sharded") + "' --json 2>&1", &out), 0) << out;
+  const ojson m = ojson::parse(out);
+  EXPECT_EQ(m["samples"], 8);
+  EXPECT_EQ(m["shards"], 4);
+  EXPECT_EQ(slurp(dir / "sharded/results.json"), slurp(dir / "whole/results.json"));
+  std::printf("4-shard merge vs unsharded (mmlu_pro_ll, 8 samples, reference exact): results.json byte-identical\n");
+  EXPECT_NE(testing::run_command(std::string(G4REF_CLI) + " eval run --task mmlu_pro_ll --limit 9 --backend reference --model '" +
+                                     model + "' --quiet --out '" + (dir / "whole") + "' 2>&1", &out), 0);
+  EXPECT_NE(out.find("settings.limit (earlier 8, now 9)"), std::string::npos) << out;
+  fs::remove_all(dir / "sharded/shard-2-of-4");
+  EXPECT_NE(testing::run_command(std::string(G4REF_CLI) + " eval merge '" + (dir / "sharded") + "' 2>&1", &out), 0);
+  EXPECT_NE(out.find("shards with no folder: 2 of 4"), std::string::npos) << out;
+}
+
 }  // namespace
 }  // namespace g4ref

@@ -20,9 +20,11 @@ for task in mmlu_pro mmlu_pro_ll gpqa_diamond mmmlu aime; do
   [ "$task" = aime ] && backends=(reference)
   for backend in "${backends[@]}"; do
     extra=()
+    n=$limit
+    [ "$task" = mmmlu ] && n=$((3 * limit))   # all three bundled locales
     [ "$backend" = llamacpp ] && extra=(--precision f32 --logprobs 5)
     "$g4ref" eval run --task "$task" --backend "$backend" --model "$work/tiny" --out "$work/$backend-$task" \
-      --max-new-tokens "$tokens" --limit "$limit" --quiet --json "${extra[@]}" |
+      --max-new-tokens "$tokens" --limit "$n" --quiet --json "${extra[@]}" |
       python3 -c "import json,sys; j=json.load(sys.stdin); t=list(j['results']['tasks'].values())[0]; print(json.dumps({'task': '$task', 'backend': '$backend', 'n': t['n'], 'mean': t['mean'], 'unparsed': t['unparsed'], 'seconds': j['seconds']}))" >> "$summary"
   done
   [ "$task" = aime ] && continue
