@@ -35,4 +35,22 @@ done
   --title "Text tasks on the tiny synthetic checkpoint (pipeline test, not a model score)" \
   --note "Random weights (g4ref synth --preset tiny) and synthetic bundled data: these numbers are real measurements of the harness, and say nothing about Gemma 4. Generation capped at $tokens new tokens, the first $limit records of each bundled set. AIME runs on the reference only (llama.cpp's backend here generates greedily, the protocol samples). Run 1: reference in exact mode; run 2: llama.cpp on an f32 GGUF export of the same weights."
 cp "$summary" reports/benchmarks/tiny-synthetic/summary.jsonl
+# Wall time of each run (this machine, shared CPUs) and the reference's audit of each llama.cpp run.
+python3 - "$summary" reports/benchmarks/tiny-synthetic/README.md <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+md = ["", "## Wall time and audit", "",
+      "| task | reference: n, score, wall s | llama.cpp: n, score, wall s | audit of the llama.cpp run: agreement (samples), same prompt ids, mean KL (bucketed lower bound) |",
+      "|---|---|---|---|"]
+for t in dict.fromkeys(r["task"] for r in rows):
+    cell = {}
+    for r in rows:
+        if r["task"] != t: continue
+        if "backend" in r: cell[r["backend"]] = f"{r['n']}, {r['mean']:.3f}, {r['seconds']:.1f}"
+        else:
+            kl = "–" if r["kl_mean"] is None else f"{r['kl_mean']:.2g}"
+            cell["audit"] = f"{100 * r['audit_agreement']:.0f} % ({r['audited']}), {r['same_prompt_ids']}/{r['audited']}, {kl}"
+    md.append(f"| {t} | {cell.get('reference', '–')} | {cell.get('llamacpp', '–')} | {cell.get('audit', '–')} |")
+open(sys.argv[2], "a", encoding="utf-8").write("\n".join(md) + "\n")
+PY
 cat "$summary"
