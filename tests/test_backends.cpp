@@ -90,7 +90,7 @@ TEST(Backends, LlamaCppGeneratesAndScoresLikeTheReferenceOnTheSameWeights) {
   }
   std::cout << "[ llama.cpp backend ] " << ours.ids.size() << " greedy tokens identical, worst |logprob difference| "
             << worst << "\n";
-  EXPECT_LT(worst, 1e-3);
+  EXPECT_LT(worst, 2e-3);  // measured 5.6e-4 (f32 logits ~1e-5 relative on |logits| ~ 30); a wrong variant is O(1)
   // Sampling is not offered by this backend: refused, not silently greedy.
   g.sampling.temperature = 0.7;
   EXPECT_THROW(llama.generate(p, g), Error);

@@ -83,19 +83,9 @@ Media write_media(testing::TempDir& d) {
       o.put(static_cast<char>(x >> 24));
     }
   }
-  {
-    const int n = 20800;
-    std::ofstream o(m.audio, std::ios::binary);
-    auto u32 = [&](uint32_t v) { o.write(reinterpret_cast<const char*>(&v), 4); };
-    auto u16 = [&](uint16_t v) { o.write(reinterpret_cast<const char*>(&v), 2); };
-    o << "RIFF";
-    u32(36 + n * 2);
-    o << "WAVEfmt ";
-    u32(16), u16(1), u16(1), u32(16000), u32(32000), u16(2), u16(16);
-    o << "data";
-    u32(n * 2);
-    for (int i = 0; i < n; ++i) u16(static_cast<uint16_t>(static_cast<int16_t>(std::lround(9830.0 * std::sin(2 * M_PI * 440.0 * i / 16000.0)))));
-  }
+  std::vector<int16_t> tone(20800);
+  for (size_t i = 0; i < tone.size(); ++i) tone[i] = static_cast<int16_t>(std::lround(9830.0 * std::sin(2 * M_PI * 440.0 * i / 16000.0)));
+  testing::write_wav16(m.audio, tone);
   return m;
 }
 

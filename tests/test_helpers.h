@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -47,6 +48,21 @@ void expect_error(Fn fn, const std::string& where, const std::string& phrase) {
 }
 
 // Runs a shell command, returning its exit status and standard output.
+// A mono 16-bit PCM WAV at RATE holding SAMPLES.
+inline void write_wav16(const std::string& path, const std::vector<int16_t>& samples, uint32_t rate = 16000) {
+  std::ofstream o(path, std::ios::binary);
+  auto u32 = [&](uint32_t v) { o.write(reinterpret_cast<const char*>(&v), 4); };
+  auto u16 = [&](uint16_t v) { o.write(reinterpret_cast<const char*>(&v), 2); };
+  const uint32_t n = static_cast<uint32_t>(samples.size());
+  o << "RIFF";
+  u32(36 + n * 2);
+  o << "WAVEfmt ";
+  u32(16), u16(1), u16(1), u32(rate), u32(rate * 2), u16(2), u16(16);
+  o << "data";
+  u32(n * 2);
+  for (int16_t s : samples) u16(static_cast<uint16_t>(s));
+}
+
 inline int run_command(const std::string& cmd, std::string* out) {
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return -1;

@@ -54,19 +54,9 @@ SmallMedia small_media(testing::TempDir& d) {
       for (int c = 0; c < 144; ++c) o.put(char(r * 2)).put(char(c)).put(char((r + c) & 255));
     }
   }
-  {
-    const int n = 8000;
-    std::ofstream o(m.audio, std::ios::binary);
-    auto u32 = [&](uint32_t v) { o.write(reinterpret_cast<const char*>(&v), 4); };
-    auto u16 = [&](uint16_t v) { o.write(reinterpret_cast<const char*>(&v), 2); };
-    o << "RIFF";
-    u32(36 + n * 2);
-    o << "WAVEfmt ";
-    u32(16), u16(1), u16(1), u32(16000), u32(32000), u16(2), u16(16);
-    o << "data";
-    u32(n * 2);
-    for (int i = 0; i < n; ++i) u16(static_cast<uint16_t>(static_cast<int16_t>((i * 37) % 20000 - 10000)));
-  }
+  std::vector<int16_t> saw(8000);
+  for (size_t i = 0; i < saw.size(); ++i) saw[i] = static_cast<int16_t>((i * 37) % 20000 - 10000);
+  testing::write_wav16(m.audio, saw);
   return m;
 }
 

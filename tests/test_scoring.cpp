@@ -14,6 +14,7 @@
 #include "harness/scoring/bleu.h"
 #include "harness/scoring/bleu_tokenizers.h"
 #include "harness/scoring/chrf.h"
+#include "harness/scoring/english_number_normalizer.h"
 #include "harness/scoring/error_rate.h"
 #include "harness/scoring/exact_match.h"
 #include "harness/scoring/mcq_accuracy.h"
@@ -81,7 +82,10 @@ TEST(ScoringWer, JiwerEmptyReferenceTestVectors) {
   }
   for (int i = 2; i <= 10; ++i) {
     std::string hyp;
-    for (int j = 0; j < i; ++j) hyp += (j ? " " : "") + std::to_string(j);
+    for (int j = 0; j < i; ++j) {
+      if (j) hyp += ' ';
+      hyp += std::to_string(j);
+    }
     const ErrorRates r = word_error_rate({""}, {hyp});
     EXPECT_EQ(r.counts.insertions, static_cast<size_t>(i));
     EXPECT_EQ(r.wer, i);
@@ -703,6 +707,41 @@ TEST(ScoringNormalizer, WhisperEnglishCoveredRules) {
   EXPECT_EQ(n("They're gonna win"), "they are going to win");
 }
 
+TEST(ScoringNormalizer, WhisperEnglishNumbers) {
+  // Hand-traced through EnglishNumberNormalizer.process_words, preprocess and postprocess.
+  const std::pair<const char*, const char*> cases[] = {
+      {"twenty five", "25"},
+      {"one oh one", "101"},
+      {"two point five", "2.5"},
+      {"three hundred and six", "306"},
+      {"five million dollars", "$5000000"},
+      {"fifty percent", "50%"},
+      {"fifty per cent", "50%"},
+      {"double seven", "77"},
+      {"twenty first", "21st"},
+      {"the sixties", "the 60s"},
+      {"a million", "a 1000000"},
+      {"two and a half", "2.5"},
+      {"two dollars and seven cents", "$2.07"},
+      {"one", "one"},
+      {"ones", "ones"},
+      {"1960s", "1960s"},
+      {"nineteen sixty", "1960"},
+      {"one thousand two hundred thirty four", "1234"},
+      {"minus five", "-5"},
+      {"point five", ".5"},
+      {"2.0 and 3.50", "2 and 3.50"},
+      {"ten decillion", "10000000000000000000000000000000000"},
+      {"a second chance", "a 2nd chance"},
+      {"nineth", "9th"},
+      {"no numbers here", "no numbers here"},
+  };
+  for (const auto& [in, want] : cases) EXPECT_EQ(whisper_english_numbers(in), want) << in;
+  const EnglishTextNormalizer n;
+  EXPECT_EQ(n("I have twenty-five dollars."), "i have $25");
+  EXPECT_EQ(n("It's about fifty percent, Dr. Who."), "it is about 50% doctor who");
+}
+
 TEST(ScoringNormalizer, EnglishSpellingMapFromFile) {
   testing::TempDir dir("spelling");
   std::ofstream(dir / "english.json") << R"({"colour": "color", "realise": "realize"})";
@@ -853,6 +892,8 @@ TEST(ScoringCli, EveryMetricOnItsVectors) {
                                "--json-lines --after-label English:");
   EXPECT_NEAR(covost["score"].get<double>(), 100.0, 1e-9);
   EXPECT_EQ(covost["label_missing"], 0);
+  EXPECT_NEAR(score_of("chrf", {"Hello, World!"}, {"hello world"}, "--normalize english")["score"].get<double>(), 100.0,
+              1e-9);
 }
 
 TEST(ScoringCli, ClearErrors) {
@@ -872,6 +913,13 @@ TEST(ScoringCli, ClearErrors) {
   r = run_score("--metric anls --refs " + (dir / "bad.txt") + " --hyps " + (dir / "one.txt"));
   EXPECT_NE(r.rc, 0);
   EXPECT_NE(r.out.find("bad.txt:1: not valid JSON"), std::string::npos) << r.out;
+  {
+    std::ofstream f(dir / "latin1.txt", std::ios::binary);
+    f << "caf\xe9\n";
+  }
+  r = run_score("--metric wer --refs " + (dir / "one.txt") + " --hyps " + (dir / "latin1.txt"));
+  EXPECT_NE(r.rc, 0);
+  EXPECT_NE(r.out.find("latin1.txt:1: invalid UTF-8"), std::string::npos) << r.out;
   r = run_score("--metric nope --refs " + (dir / "one.txt") + " --hyps " + (dir / "one.txt"));
   EXPECT_NE(r.rc, 0);
   r = run_score("--metric bleu --tokenize ja-mecab --refs " + (dir / "one.txt") + " --hyps " + (dir / "one.txt"));

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <Eigen/Core>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -47,6 +48,7 @@ struct GenerateOptions {
   SamplingOptions sampling;                // temperature 0: greedy
   std::vector<std::string> stop;           // stop strings (excluded from the text)
   int top_logprobs = 0;                    // > 0: return each generated token's logprob and its top entries
+  std::function<bool()> cancelled;         // asked after each token where the backend can stop early (a client left)
 };
 
 struct GenerateResult {

@@ -99,8 +99,10 @@ GenerateResult ReferenceBackend::generate(const Prompt& prompt, const GenerateOp
     if (o.top_logprobs > 0) r.logprobs.push_back(token_logprob(logits, id, o.top_logprobs));
   };
   hooks.on_token = on_token;
-  if (!o.stop.empty()) {
+  if (!o.stop.empty() || o.cancelled) {
     hooks.stop_now = [&](const std::vector<int>& ids) {
+      if (o.cancelled && o.cancelled()) return true;
+      if (o.stop.empty()) return false;
       const std::string text = tokenizer_->decode(ids);
       for (const std::string& s : o.stop) {
         if (!s.empty() && text.find(s) != std::string::npos) {

@@ -20,6 +20,7 @@
 #include "harness/scoring/relaxed_accuracy.h"
 #include "harness/scoring/statistics.h"
 #include "harness/scoring/translation_label.h"
+#include "harness/scoring/unicode_text.h"
 #include "harness/scoring/vqa_accuracy.h"
 #include "harness/scoring/whisper_normalizer.h"
 
@@ -74,6 +75,7 @@ std::vector<std::string> read_lines(const std::string& path, const char* option)
   std::string line;
   while (std::getline(in, line)) {
     if (!line.empty() && line.back() == '\r') line.pop_back();
+    utf8_to_u32(line, path + ":" + std::to_string(lines.size() + 1));  // the file and line of bad UTF-8
     lines.push_back(line);
   }
   if (in.bad()) fail(path, "read error");
@@ -130,7 +132,8 @@ nlohmann::json interval_json(const BootstrapResult& b) {
           {"seed", b.seed}, {"confidence", 0.95}};
 }
 
-// The output normalizer of --normalize for wer/cer (lmms-eval's FLEURS scoring, §3.8).
+// The text normalizer of --normalize for wer/cer (lmms-eval's FLEURS scoring, §3.8) and bleu/chrf (lmms-eval's
+// normalized CoVoST mode, §3.9; standard sacreBLEU scores the raw text, the default).
 std::function<std::string(const std::string&)> make_normalizer(const ScoreArgs& a) {
   if (a.normalize == "none") return [](const std::string& s) { return s; };
   if (a.normalize == "basic") return [](const std::string& s) { return whisper_basic_normalize(s); };
@@ -244,6 +247,14 @@ void score(const ScoreArgs& a) {
       }
       out["label"] = a.after_label;
       out["label_missing"] = missing;
+    }
+    if (a.normalize != "none") {
+      const auto norm = make_normalizer(a);
+      for (auto& h : hyps) h = norm(h);
+      for (auto& stream : streams) {
+        for (auto& r : stream) r = norm(r);
+      }
+      out["normalize"] = a.normalize;
     }
     if (a.metric == "bleu") {
       BleuOptions o;
@@ -381,7 +392,7 @@ void add_eval_score_command(CLI::App& eval) {
   cmd->add_flag("--ignore-numbers", a->ignore_numbers, "exact_match: delete digits");
   cmd->add_option("--extract", a->extract,
                   "mcq_accuracy: letter | mmlu-pro | mmlu-pro-fallbacks | simple-evals | multilingual")->capture_default_str();
-  cmd->add_option("--normalize", a->normalize, "wer/cer: none | basic | basic-diacritics | english (Whisper)")->capture_default_str();
+  cmd->add_option("--normalize", a->normalize, "wer/cer/bleu/chrf: none | basic | basic-diacritics | english (Whisper's normalizers)")->capture_default_str();
   cmd->add_option("--spelling-map", a->spelling_map, "wer/cer with english: Whisper's english.json spelling map");
   cmd->add_flag("--remove-spaces", a->remove_spaces, "wer/cer: delete spaces after normalizing (Chinese CER)");
   cmd->add_option("--tokenize", a->tokenize, "bleu: 13a | intl | zh | char | none")->capture_default_str();

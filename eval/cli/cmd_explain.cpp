@@ -47,7 +47,7 @@ void explain(const ExplainArgs& a) {
   const PreparedPrompt p = a.prompt.prepare(a.model, model->config());
   StageStatsTracer stats;
   auto session = make_session(*model, a.forward.run_options(), &stats);
-  session->forward(p.ids, p.token_types, LogitRows::all, p.media);
+  session->forward(p, LogitRows::all);
   const TextConfig& t = model->config().text;
   if (a.json) {
     nlohmann::json stages = nlohmann::json::array();

@@ -35,7 +35,7 @@ TraceSummary record_trace(const Model& model, const std::string& model_dir, cons
   for (const auto& [key, value] : trace_options(forward, media, !p.media.empty())) meta.extra[key] = value;
   TraceWriter writer(path, meta, filter);
   auto session = make_session(model, forward.run_options(), &writer);
-  session->forward(p.ids, p.token_types, LogitRows::all, p.media);
+  session->forward(p, LogitRows::all);
   const TraceSummary s{writer.size(), writer.bytes_recorded(), meta.config_hash};
   writer.finish();
   return s;

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   g4ref::add_tokenize_command(app);
   g4ref::add_detokenize_command(app);
   g4ref::add_template_command(app);
+  g4ref::add_serve_command(app);
   g4ref::add_run_command(app);
   g4ref::add_demo_command(app);
   g4ref::add_chat_command(app);

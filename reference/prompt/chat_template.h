@@ -52,7 +52,6 @@ struct Message {
 nlohmann::ordered_json to_message_json(const std::vector<Message>& messages);
 
 std::string render_chat(const std::vector<Message>& messages, const ChatOptions& options);
-// MESSAGES in the Hugging Face JSON form (prompt/request.h).
-std::string render_chat(const nlohmann::ordered_json& messages, const ChatOptions& options);
+
 
 }  // namespace g4ref

@@ -1,6 +1,10 @@
 // Levenshtein alignment counts (hits, substitutions, deletions, insertions) of a reference and a hypothesis
 // sequence, with the alignment rapidfuzz's Levenshtein.opcodes picks among equal-cost ones (jiwer v4 uses it).
 // The distance S + D + I is unique; the split between them is not, and MER, WIL and WIP depend on it.
+// rapidfuzz's choice, read from its recover_alignment: common prefix and suffix first, then from the end a
+// deletion when the cell above is one less, else an insertion when the cell to the left is, else the diagonal.
+// For long, very different sequences (its matrix over 1 MiB) rapidfuzz switches to Hirschberg's algorithm, whose
+// ties may fall otherwise; WER and CER are unaffected, MER/WIL/WIP of such pairs may differ.
 #pragma once
 
 #include <cstddef>

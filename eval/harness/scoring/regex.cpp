@@ -64,6 +64,28 @@ std::u32string Regex::sub(const std::u32string& text, const std::u32string& repl
   return from_icu(out);
 }
 
+std::u32string Regex::sub_with(const std::u32string& text,
+                               const std::function<std::u32string(const std::vector<std::u32string>&)>& replace) const {
+  UErrorCode err = U_ZERO_ERROR;
+  const icu::UnicodeString input = to_icu(text);
+  std::unique_ptr<icu::RegexMatcher> m(impl_->pattern->matcher(input, err));
+  if (U_FAILURE(err)) fail(impl_->where, std::string("regex matcher: ") + u_errorName(err));
+  icu::UnicodeString out;
+  int32_t last = 0;
+  while (m->find()) {
+    std::vector<std::u32string> groups;
+    for (int32_t g = 0; g <= m->groupCount(); ++g) {
+      groups.push_back(m->start(g, err) < 0 ? std::u32string() : from_icu(m->group(g, err)));
+    }
+    const int32_t start = m->start(err);
+    out.append(input, last, start - last);
+    out.append(to_icu(replace(groups)));
+    last = m->end(err);
+  }
+  out.append(input, last, input.length() - last);
+  return from_icu(out);
+}
+
 std::optional<std::vector<std::u32string>> Regex::search(const std::u32string& text) const {
   UErrorCode err = U_ZERO_ERROR;
   const icu::UnicodeString input = to_icu(text);

@@ -4,6 +4,7 @@
 // characters, and replacement strings use $1 rather than \1.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -22,6 +23,9 @@ class Regex {
 
   // re.sub(pattern, replacement, text, count): replacement in ICU syntax ($1); count 0 = all.
   std::u32string sub(const std::u32string& text, const std::u32string& replacement, int count = 0) const;
+  // re.sub with a function: each match's groups (group 0 first) → its replacement text.
+  std::u32string sub_with(const std::u32string& text,
+                          const std::function<std::u32string(const std::vector<std::u32string>&)>& replace) const;
   // re.search: the groups of the first match (group 0 = whole match); nullopt if none. Unmatched groups are "".
   std::optional<std::vector<std::u32string>> search(const std::u32string& text) const;
   // All non-overlapping matches, group 0 of each (re.findall without groups).

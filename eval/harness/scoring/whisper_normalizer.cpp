@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "base/error.h"
+#include "harness/scoring/english_number_normalizer.h"
 #include "harness/scoring/regex.h"
 #include "harness/scoring/unicode_text.h"
 
@@ -138,7 +139,7 @@ std::string EnglishTextNormalizer::operator()(const std::string& text) const {
   s = digit_comma.sub(s, U"$1$2");
   s = period.sub(s, U" $1");
   s = remove_symbols_and_diacritics(s, U".%$¢€£");
-  // EnglishNumberNormalizer: not implemented (see the header).
+  s = utf8_to_u32(whisper_english_numbers(u32_to_utf8(s)));
   {
     // EnglishSpellingNormalizer: " ".join(mapping.get(word, word) for word in s.split()) — it also strips the
     // text and collapses its whitespace when the map is empty.

@@ -10,12 +10,10 @@
 // EnglishTextNormalizer: every step of its __call__ in order — lowercase, bracket and parenthesis spans, the
 // fillers hmm/mm/mhm/mmm/uh/um, the space before an apostrophe, its 50 contraction and title replacements (won't →
 // will not, mr → mister, 's been → has been, n't → not, …), commas between digits, periods not before a digit,
-// symbol and diacritic removal keeping . % $ ¢ € £, the spelling map, the final currency/percent and whitespace
-// rules — with two gaps:
-//   * EnglishNumberNormalizer (spelled-out numbers to digits, "twenty five" → "25", ordinals, currencies) is not
-//     implemented: numbers stay as they are;
-//   * EnglishSpellingNormalizer needs whisper's english.json (British → American spellings), which this project
-//     does not ship: pass it as `spelling_map_file` (a JSON object word → word), or no spellings change.
+// symbol and diacritic removal keeping . % $ ¢ € £, the number normalizer (english_number_normalizer.h), the
+// spelling map, the final currency/percent and whitespace rules. One gap: EnglishSpellingNormalizer needs
+// whisper's english.json (British → American spellings), which this project does not ship: pass it as
+// `spelling_map_file` (a JSON object word → word), or no spellings change.
 #pragma once
 
 #include <map>

@@ -1,0 +1,246 @@
+// g4ref serve (eval/server): the OpenAI protocol as the official openai npm client and curl speak it, errors in
+// OpenAI's shape with the right status, greedy answers equal to `g4ref run`, and a bounded load test on 127.0.0.1
+// (8 concurrent clients, 200 requests mixed good and bad: every good one answered correctly, none lost, memory flat).
+#include <gtest/gtest.h>
+#include <httplib.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <fstream>
+#include <thread>
+
+#include "test_helpers.h"
+
+namespace g4ref {
+namespace {
+
+// `g4ref serve --port 0 --json ARGS` as a child process; its first output line tells the port.
+struct ServeProcess {
+  pid_t pid = -1;
+  int port = 0;
+  explicit ServeProcess(const std::string& args) {
+    int fds[2];
+    if (pipe(fds) != 0) return;
+    pid = fork();
+    if (pid == 0) {
+      dup2(fds[1], 1);
+      close(fds[0]);
+      const std::string cmd = "exec " + std::string(G4REF_CLI) + " serve --port 0 --json " + args;
+      execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
+      _exit(127);
+    }
+    close(fds[1]);
+    std::string line;
+    char c;
+    while (read(fds[0], &c, 1) == 1 && c != '\n') line += c;
+    close(fds[0]);
+    const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_object()) port = j.value("port", 0);
+  }
+  ~ServeProcess() {
+    if (pid > 0) {
+      kill(pid, SIGTERM);
+      int status = 0;
+      waitpid(pid, &status, 0);
+    }
+  }
+  bool alive() const { return pid > 0 && kill(pid, 0) == 0; }
+  int64_t rss_kib() const {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string key;
+    int64_t v = 0;
+    while (in >> key) {
+      if (key == "VmRSS:") {
+        in >> v;
+        return v;
+      }
+    }
+    return -1;
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
+};
+
+nlohmann::json post(httplib::Client& c, const std::string& path, const std::string& body, int* status) {
+  auto r = c.Post(path.c_str(), body, "application/json");
+  *status = r ? r->status : -1;
+  return r ? nlohmann::json::parse(r->body, nullptr, false) : nlohmann::json();
+}
+
+const char* kHello = R"({"model": "gemma-4-12b-unified", "messages": [{"role": "user", "content": "Say hello"}],
+                         "max_completion_tokens": 8, "temperature": 0})";
+
+TEST(Server, CurlEndpointsErrorsAndGreedyEqualsRun) {
+  const std::string dir = testing::tiny_checkpoint();
+  ServeProcess s("--model " + dir + " --api-key sekret --max-body-bytes 4096");
+  ASSERT_GT(s.port, 0) << "the server did not start";
+  std::string out;
+  const std::string curl = "curl -s -m 60 ";
+  ASSERT_EQ(testing::run_command(curl + s.url() + "/health", &out), 0);
+  EXPECT_EQ(nlohmann::json::parse(out)["status"], "ok");
+  // Without the key: 401 in OpenAI's error shape.
+  ASSERT_EQ(testing::run_command(curl + "-w '\\n%{http_code}' " + s.url() + "/v1/models", &out), 0);
+  EXPECT_EQ(out.substr(out.rfind('\n') + 1), "401") << out;
+  EXPECT_TRUE(nlohmann::json::parse(out.substr(0, out.rfind('\n')))["error"].contains("message"));
+
+  httplib::Client c("127.0.0.1", s.port);
+  c.set_read_timeout(120, 0);
+  c.set_bearer_token_auth("sekret");
+  int status = 0;
+  const nlohmann::json models = nlohmann::json::parse(c.Get("/v1/models")->body);
+  EXPECT_EQ(models["data"][0]["id"], "gemma-4-12b-unified");
+  const nlohmann::json chat = post(c, "/v1/chat/completions", kHello, &status);
+  ASSERT_EQ(status, 200) << chat.dump();
+  // Greedy: the same text as `g4ref run` on the same prompt (its stop token, when one ended it, is not text).
+  ASSERT_EQ(testing::run_command(std::string(G4REF_CLI) + " run --model " + dir + " --prompt 'Say hello' --max-new-tokens 8 --json", &out), 0);
+  const nlohmann::json run = nlohmann::json::parse(out);
+  std::string run_text = run["generated_text"];
+  if (run["stop_reason"] == "stop_token") run_text = run_text.substr(0, run_text.rfind("<"));
+  EXPECT_EQ(chat["choices"][0]["message"]["content"], run_text);
+  EXPECT_EQ(chat["usage"]["completion_tokens"], run["generated_ids"].size());
+  EXPECT_EQ(chat["prompt_token_ids"], run["prompt_ids"]);
+  EXPECT_EQ(chat["choices"][0]["finish_reason"], run["stop_reason"] == "stop_token" ? "stop" : "length");
+
+  // Errors: each with its status and OpenAI's error object; none stops the server.
+  const std::vector<std::pair<std::string, int>> bad = {
+      {"{not json", 400},
+      {R"({"messages": "hi"})", 400},
+      {R"({"model": "other", "messages": [{"role": "user", "content": "x"}]})", 404},
+      {R"({"messages": [{"role": "user", "content": "x"}], "n": 3})", 400},
+      {R"({"messages": [{"role": "user", "content": "x"}], "logit_bias": {"3": 5}})", 400},
+      {R"({"messages": [{"role": "user", "content": "x"}], "temperature": "hot"})", 400},
+      {R"({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}]})", 400},
+      {R"({"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "http://example.org/x.png"}}]}]})", 400},
+      {"{\"messages\": [{\"role\": \"user\", \"content\": \"" + std::string(5000, 'x') + "\"}]}", 413},
+  };
+  for (const auto& [body, want] : bad) {
+    const nlohmann::json e = post(c, "/v1/chat/completions", body, &status);
+    EXPECT_EQ(status, want) << body.substr(0, 80);
+    EXPECT_TRUE(e.is_object() && e.contains("error") && e["error"].contains("message")) << e.dump();
+  }
+  // The next answer is unchanged.
+  EXPECT_EQ(post(c, "/v1/chat/completions", kHello, &status)["choices"][0]["message"]["content"], chat["choices"][0]["message"]["content"]);
+
+  // Completions: token ids with echo + logprobs (prompt scoring), and vLLM's prompt_logprobs.
+  const nlohmann::json comp = post(c, "/v1/completions",
+                                   R"({"prompt": [2, 105, 10, 20, 30], "max_tokens": 2, "temperature": 0, "echo": true,
+                                       "logprobs": 3, "prompt_logprobs": 2})", &status);
+  ASSERT_EQ(status, 200) << comp.dump();
+  const auto& lp = comp["choices"][0]["logprobs"];
+  ASSERT_EQ(lp["token_logprobs"].size(), 5u + comp["usage"]["completion_tokens"].get<size_t>());
+  EXPECT_TRUE(lp["token_logprobs"][0].is_null());
+  for (size_t i = 1; i < lp["token_logprobs"].size(); ++i) EXPECT_LE(lp["token_logprobs"][i].get<double>(), 0.0);
+  ASSERT_EQ(comp["prompt_logprobs"].size(), 5u);
+  EXPECT_TRUE(comp["prompt_logprobs"][0].is_null());
+  for (size_t i = 1; i < 5; ++i) {
+    const std::string id = std::to_string(comp["prompt_token_ids"][i].get<int>());
+    EXPECT_NEAR(comp["prompt_logprobs"][i][id]["logprob"].get<double>(), lp["token_logprobs"][i].get<double>(), 1e-12);
+  }
+  // tokenize / detokenize / apply-template (llama-server's spellings).
+  const nlohmann::json tok = post(c, "/tokenize", R"({"content": "<|turn>user"})", &status);
+  EXPECT_EQ(status, 200);
+  EXPECT_EQ(post(c, "/detokenize", nlohmann::json{{"tokens", tok["tokens"]}}.dump(), &status)["content"], "<|turn>user");
+  EXPECT_EQ(post(c, "/apply-template", kHello, &status)["prompt"],
+            "<bos><|turn>user\nSay hello<turn|>\n<|turn>model\n<|channel>thought\n<channel|>");
+  EXPECT_TRUE(s.alive());
+}
+
+TEST(Server, TheOfficialOpenAiClient) {
+  const std::string node_modules = std::string(G4REF_SOURCE_DIR) + "/tests/server/node_modules/openai";
+  if (!std::filesystem::exists(node_modules)) GTEST_SKIP() << "npm package openai not installed (setup.sh)";
+  testing::TempDir d("server_client");
+  // A 672×960 gray image (a fixed point of the size rule) as PNG via the CLI's own writer, and a 0.5 s tone.
+  const std::string dir = testing::tiny_checkpoint();
+  const std::string ppm = d / "img.ppm", png = d / "img.png", wav = d / "tone.wav";
+  {
+    std::ofstream o(ppm, std::ios::binary);
+    o << "P6\n960 672\n255\n";
+    for (int i = 0; i < 960 * 672 * 3; ++i) o.put(static_cast<char>((i * 7) & 255));
+  }
+  std::string out;
+  ASSERT_EQ(testing::run_command(std::string(G4REF_CLI) + " inspect-image " + ppm + " --resized-out " + png + " > /dev/null", &out), 0);
+  std::vector<int16_t> tone(8000);
+  for (size_t i = 0; i < tone.size(); ++i) tone[i] = static_cast<int16_t>((i * 91) % 16000 - 8000);
+  testing::write_wav16(wav, tone);
+  ServeProcess s("--model " + dir);
+  ASSERT_GT(s.port, 0);
+  ASSERT_EQ(testing::run_command("node " + std::string(G4REF_SOURCE_DIR) + "/tests/server/openai_client.mjs " + s.url() +
+                                     " gemma-4-12b-unified " + png + " " + wav,
+                                 &out),
+            0)
+      << out;
+  const nlohmann::json j = nlohmann::json::parse(out);
+  std::cout << "[ openai client ] chat: " << j["chat"].dump() << "\n";
+  EXPECT_EQ(j["models"], nlohmann::json::array({"gemma-4-12b-unified"}));
+  const std::string text = j["chat"]["choices"][0]["message"]["content"];
+  EXPECT_EQ(j["stream"]["text"], text) << "streamed and whole answers must agree (both greedy)";
+  EXPECT_EQ(j["stream"]["finish"], j["chat"]["choices"][0]["finish_reason"]);
+  EXPECT_EQ(j["stream"]["usage"]["completion_tokens"], j["chat"]["usage"]["completion_tokens"]);
+  EXPECT_GE(j["stream"]["chunks"].get<int>(), 3);
+  const auto& content = j["logprobs"]["choices"][0]["logprobs"]["content"];
+  ASSERT_EQ(content.size(), j["logprobs"]["usage"]["completion_tokens"].get<size_t>());
+  for (const auto& e : content) {
+    EXPECT_LE(e["logprob"].get<double>(), 0.0);
+    EXPECT_EQ(e["top_logprobs"].size(), 3u);
+    EXPECT_TRUE(e["bytes"].is_array());
+    EXPECT_TRUE(e["id"].is_number_integer());
+    EXPECT_EQ(e["top_logprobs"][0]["id"], e["id"]) << "greedy: the chosen token is the most likely";
+  }
+  EXPECT_GT(j["media"]["usage"]["prompt_tokens"].get<int>(), 280) << "280 image tokens + 13 audio tokens + text";
+  EXPECT_EQ(j["errors"]["unknown_model"]["status"], 404);
+  EXPECT_EQ(j["errors"]["n_above_one"]["status"], 400);
+  EXPECT_EQ(j["errors"]["logit_bias"]["status"], 400);
+  EXPECT_EQ(j["errors"]["bad_image"]["status"], 400);
+  EXPECT_EQ(j["errors"]["top_logprobs_too_many"]["status"], 400);
+}
+
+TEST(Server, BoundedLoadOf200RequestsFrom8Clients) {
+  ServeProcess s("--model " + testing::tiny_checkpoint() + " --max-queue 16");
+  ASSERT_GT(s.port, 0);
+  httplib::Client first("127.0.0.1", s.port);
+  first.set_read_timeout(120, 0);
+  int status = 0;
+  const nlohmann::json expected = post(first, "/v1/chat/completions", kHello, &status)["choices"][0]["message"]["content"];
+  ASSERT_EQ(status, 200);
+  const int64_t rss_before = s.rss_kib();
+  std::atomic<int> good_ok{0}, good_wrong{0}, bad_4xx{0}, lost{0};
+  std::vector<std::thread> clients;
+  for (int t = 0; t < 8; ++t) {
+    clients.emplace_back([&, t] {
+      httplib::Client c("127.0.0.1", s.port);
+      c.set_read_timeout(120, 0);
+      for (int i = 0; i < 25; ++i) {
+        const bool bad = (t * 25 + i) % 4 == 3;
+        const std::string body = bad ? (i % 2 ? std::string("{\"messages\": 5}") : std::string("{oops")) : std::string(kHello);
+        auto r = c.Post("/v1/chat/completions", body, "application/json");
+        if (!r) {
+          ++lost;
+          continue;
+        }
+        if (bad) {
+          if (r->status >= 400 && r->status < 500) ++bad_4xx;
+          continue;
+        }
+        const nlohmann::json j = nlohmann::json::parse(r->body, nullptr, false);
+        if (r->status == 200 && j["choices"][0]["message"]["content"] == expected) ++good_ok;
+        else ++good_wrong;
+      }
+    });
+  }
+  for (auto& c : clients) c.join();
+  const int64_t rss_after = s.rss_kib();
+  std::cout << "[ load ] 200 requests from 8 clients: " << good_ok << " good answered correctly, " << good_wrong
+            << " wrong, " << bad_4xx << " bad refused with 4xx, " << lost << " lost; server RSS " << rss_before
+            << " KiB before, " << rss_after << " KiB after\n";
+  EXPECT_EQ(good_ok, 150);
+  EXPECT_EQ(good_wrong, 0);
+  EXPECT_EQ(bad_4xx, 50);
+  EXPECT_EQ(lost, 0);
+  EXPECT_TRUE(s.alive());
+  EXPECT_LT(rss_after - rss_before, 64 * 1024) << "memory must stay flat under load";
+}
+
+}  // namespace
+}  // namespace g4ref
