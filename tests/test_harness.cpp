@@ -514,7 +514,9 @@ TEST(HarnessCli, EvalCommandsHaveHelpAndJson) {
     std::string out;
     EXPECT_EQ(testing::run_command(std::string(G4REF_CLI) + " " + cmd + " --help 2>&1", &out), 0) << cmd;
     EXPECT_NE(out.find("Usage"), std::string::npos) << cmd;
-    if (std::string(cmd) != "eval") EXPECT_NE(out.find("--json"), std::string::npos) << cmd;
+    if (std::string(cmd) != "eval") {
+      EXPECT_NE(out.find("--json"), std::string::npos) << cmd;
+    }
   }
 }
 
