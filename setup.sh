@@ -70,6 +70,15 @@ else
   echo "setup: llama.cpp packages present"
 fi
 
+# The Parquet converter of the benchmark datasets (hyparquet, pinned in datasets/convert/package.json and its lock
+# file): the published benchmark files are Parquet, which no Debian package reads.
+if [ ! -d "$repo_root/datasets/convert/node_modules/hyparquet" ]; then
+  echo "setup: installing the npm packages of datasets/convert"
+  (cd "$repo_root" && npm install --prefix datasets/convert --no-audit --no-fund)
+else
+  echo "setup: npm packages of datasets/convert present"
+fi
+
 # llama.cpp's own llama-server, the real upstream server of the endpoint cross-check tests: built once from the
 # llama.cpp source inside node-llama-cpp (CPU only, only that target) into .cache/llama-server, then reused.
 echo "setup: llama-server from the llama.cpp source node-llama-cpp ships (built once)"

@@ -28,6 +28,7 @@ void add_compare_command(CLI::App& app);
 void add_envelope_command(CLI::App& app);
 void add_export_gguf_command(CLI::App& app);
 void add_crosscheck_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
 // `score` under the `eval` command (eval/cli/cmd_eval_score.cpp).
 void add_eval_score_command(CLI::App& eval);
 void add_memory_command(CLI::App& app);

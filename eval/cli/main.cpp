@@ -25,9 +25,7 @@ int main(int argc, char** argv) {
   g4ref::add_envelope_command(app);
   g4ref::add_export_gguf_command(app);
   g4ref::add_crosscheck_command(app);
-  CLI::App* eval = app.add_subcommand("eval", "Benchmarks: score saved outputs");
-  eval->require_subcommand(1);
-  g4ref::add_eval_score_command(*eval);
+  g4ref::add_eval_command(app);
   g4ref::add_memory_command(app);
   try {
     app.parse(argc, argv);

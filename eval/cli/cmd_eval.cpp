@@ -1,0 +1,194 @@
+// g4ref eval run | merge | report | audit: benchmark tasks through any backend, resumable and sharded; shards
+// merged with a completeness proof; reports with plots; a fast backend's run audited by the reference.
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+
+#include "backends/factory.h"
+#include "base/error.h"
+#include "cli/common.h"
+#include "harness/audit.h"
+#include "harness/runner.h"
+#include "harness/task.h"
+
+namespace g4ref {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string tasks_dir() {
+  if (const char* d = std::getenv("G4REF_TASKS_DIR")) return d;
+  return G4REF_SOURCE_DIR "/eval/tasks";
+}
+
+struct EvalRunArgs {
+  std::string task, task_file, data, backend = "reference", model, url, out, precision, shard;
+  int limit = 0, max_new_tokens = 0, logprobs = 0, threads = 0, shard_count = 0;
+  uint64_t seed = 0;
+  bool think = false, json = false, quiet = false;
+};
+
+nlohmann::ordered_json backend_settings(const std::string& kind, const std::string& model, const std::string& url,
+                                        const std::string& precision, int threads) {
+  nlohmann::ordered_json b = {{"kind", kind}};
+  if (!model.empty()) b["model"] = fs::absolute(model).lexically_normal().string();
+  if (!url.empty()) b["url"] = url;
+  // llama.cpp's precision is the GGUF type the weights are exported in.
+  if (!precision.empty()) b[kind == "llamacpp" ? "type" : "precision"] = precision;
+  if (threads > 0 && kind == "reference") b["threads"] = threads;
+  return b;
+}
+
+void add_run(CLI::App& eval) {
+  auto a = std::make_shared<EvalRunArgs>();
+  CLI::App* cmd = eval.add_subcommand("run", "Run a benchmark task through a backend into a resumable run folder");
+  auto* t = cmd->add_option("--task", a->task, "a task of eval/tasks/ by name (mmlu_pro, mmlu_pro_ll, gpqa_diamond, mmmlu, aime)");
+  auto* tf = cmd->add_option("--task-file", a->task_file, "a task file by path");
+  t->excludes(tf);
+  cmd->add_option("--data", a->data, "the real data: a converted file, or a folder of files named as the task's (default: the bundled synthetic set)");
+  cmd->add_option("--backend", a->backend, "reference | llamacpp | endpoint")->capture_default_str();
+  cmd->add_option("--model", a->model, "checkpoint folder or GGUF file (reference, llamacpp)");
+  cmd->add_option("--url", a->url, "server base URL (endpoint)");
+  cmd->add_option("--out", a->out, "run folder (rerun with the same folder to resume)")->required();
+  cmd->add_option("--limit", a->limit, "first N records of the dataset only");
+  cmd->add_option("--shard", a->shard, "I/N: run shard I of N (default: from SLURM_ARRAY_TASK_ID/COUNT, SLURM_PROCID/NTASKS, OMPI_COMM_WORLD_RANK/SIZE or JOB_COMPLETION_INDEX)");
+  cmd->add_option("--shard-count", a->shard_count, "N for JOB_COMPLETION_INDEX (or G4REF_SHARD_COUNT)");
+  cmd->add_option("--seed", a->seed, "choice shuffles, sampling and bootstrap seed")->capture_default_str();
+  cmd->add_flag("--think", a->think, "thinking mode (<|think|>; the thought channel is stripped before extraction)");
+  cmd->add_option("--precision", a->precision, "backend precision (reference: exact | f32 | bf16; llamacpp: the GGUF type f32 | f16 | bf16 | q8_0 | q4_0 | q4_k | q6_k)");
+  cmd->add_option("--threads", a->threads, "backend threads (not part of the run's settings)");
+  cmd->add_option("--max-new-tokens", a->max_new_tokens, "generation budget (default: the task's)");
+  cmd->add_option("--logprobs", a->logprobs, "record the top-K logprobs of each generated token (for eval audit's KL)");
+  cmd->add_flag("--quiet", a->quiet, "no progress output");
+  cmd->add_flag("--json", a->json, "machine-readable summary");
+  cmd->callback([a] {
+    if (a->task.empty() && a->task_file.empty()) fail("eval run", "give --task NAME or --task-file FILE");
+    EvalSettings s;
+    s.task_path = a->task_file.empty() ? task_path_for(a->task, tasks_dir()) : a->task_file;
+    s.data = a->data;
+    s.backend = backend_settings(a->backend, a->model, a->url, a->precision, 0);
+    s.limit = a->limit;
+    s.seed = a->seed;
+    s.think = a->think;
+    s.max_new_tokens = a->max_new_tokens;
+    s.logprobs = a->logprobs;
+    std::string source;
+    resolve_shard(a->shard, a->shard_count, &s.shard_index, &s.shard_count, &source);
+    nlohmann::json factory = backend_settings(a->backend, a->model, a->url, a->precision, a->threads);
+    const RunSummary r = run_eval(s, a->out, [factory] { return make_backend(factory); },
+                                  a->quiet ? nullptr : &std::cerr, ::isatty(2) != 0);
+    if (a->json) {
+      nlohmann::ordered_json j = {{"dir", r.dir}, {"shard", {{"index", s.shard_index}, {"count", s.shard_count}, {"source", source}}},
+                                  {"samples", r.total}, {"resumed", r.resumed}, {"run_now", r.done_now},
+                                  {"dropped_torn_lines", r.dropped_torn}, {"seconds", r.seconds}, {"results", r.results}};
+      std::cout << j.dump(2) << "\n";
+    } else {
+      for (auto it = r.results["tasks"].begin(); it != r.results["tasks"].end(); ++it) {
+        const auto& v = it.value();
+        std::printf("%s%s: %s %.4f ± %.4f (95%% CI %.4f–%.4f), n %lld, unparsed %lld, %lld resumed, %lld run in %.1f s -> %s\n",
+                    it.key().c_str(), s.shard_count > 1 ? (" shard " + std::to_string(s.shard_index) + "/" + std::to_string(s.shard_count)).c_str() : "",
+                    v["metric"].get<std::string>().c_str(), v["mean"].get<double>(), v["stderr"].get<double>(),
+                    v["ci95"][0].get<double>(), v["ci95"][1].get<double>(), static_cast<long long>(v["n"].get<int64_t>()),
+                    static_cast<long long>(v["unparsed"].get<int64_t>()), static_cast<long long>(r.resumed),
+                    static_cast<long long>(r.done_now), r.seconds, r.dir.c_str());
+      }
+    }
+  });
+}
+
+void add_merge(CLI::App& eval) {
+  auto dirs = std::make_shared<std::vector<std::string>>();
+  auto out = std::make_shared<std::string>();
+  auto json = std::make_shared<bool>(false);
+  CLI::App* cmd = eval.add_subcommand("merge", "Join the shards of a run, prove every sample is present once, write results.json");
+  cmd->add_option("dirs", *dirs, "run folders holding shard-I-of-N/, or shard folders")->required();
+  cmd->add_option("--out", *out, "results file (default: RUN/results.json)");
+  cmd->add_flag("--json", *json, "machine-readable summary");
+  cmd->callback([dirs, out, json] {
+    const MergeSummary m = merge_eval(*dirs, *out);
+    if (*json) {
+      std::cout << nlohmann::ordered_json({{"out", m.out}, {"shards", m.shards}, {"samples", m.samples}, {"results", m.results}}).dump(2) << "\n";
+    } else {
+      std::cout << "merged " << m.shards << " shards, " << m.samples << " samples, each present once -> " << m.out << "\n";
+    }
+  });
+}
+
+void add_report(CLI::App& eval) {
+  auto dirs = std::make_shared<std::vector<std::string>>();
+  auto out = std::make_shared<std::string>();
+  auto title = std::make_shared<std::string>();
+  auto note = std::make_shared<std::string>();
+  auto json = std::make_shared<bool>(false);
+  CLI::App* cmd = eval.add_subcommand("report", "Markdown and PNG plots of runs' results.json (two runs: side by side, with their difference)");
+  cmd->add_option("dirs", *dirs, "run folders (or results.json files)")->required();
+  cmd->add_option("--out", *out, "report folder, e.g. reports/benchmarks/NAME")->required();
+  cmd->add_option("--title", *title, "report title");
+  cmd->add_option("--note", *note, "a paragraph under the title (e.g. what the checkpoint is)");
+  cmd->add_flag("--json", *json, "machine-readable summary");
+  cmd->callback([dirs, out, title, note, json] {
+    std::string script = G4REF_SOURCE_DIR "/reports/plot_results.py";
+    if (const char* s = std::getenv("G4REF_PLOT_SCRIPT")) script = s;
+    if (!fs::exists(script)) fail(script, "the report script is missing");
+    auto quote = [](const std::string& s) {
+      std::string q = "'";
+      for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+      return q + "'";
+    };
+    // Debian's interpreter, which has python3-matplotlib (setup.sh), before any other python3 on the PATH.
+    const std::string python = fs::exists("/usr/bin/python3") ? "/usr/bin/python3" : "python3";
+    std::string cmdline = python + " " + quote(script) + " --out " + quote(*out);
+    if (!title->empty()) cmdline += " --title " + quote(*title);
+    if (!note->empty()) cmdline += " --note " + quote(*note);
+    if (*json) cmdline += " --json";
+    for (const std::string& d : *dirs) {
+      const std::string r = fs::is_directory(d) ? (fs::path(d) / "results.json").string() : d;
+      if (!fs::exists(r)) fail(d, "has no results.json (run `g4ref eval merge` on a sharded run first)");
+      cmdline += " " + quote(r);
+    }
+    const int rc = std::system(cmdline.c_str());
+    if (rc != 0) fail("eval report", "the report script failed (" + cmdline + ")");
+  });
+}
+
+void add_audit(CLI::App& eval) {
+  auto a = std::make_shared<AuditOptions>();
+  auto precision = std::make_shared<std::string>();
+  auto threads = std::make_shared<int>(0);
+  auto json = std::make_shared<bool>(false);
+  CLI::App* cmd = eval.add_subcommand(
+      "audit", "Re-score a run's samples teacher-forced with the reference on the same weights: does it agree?");
+  cmd->add_option("dir", a->dir, "run folder (or one shard's folder)")->required();
+  cmd->add_option("--model", a->model, "the same weights as a checkpoint folder for the reference")->required();
+  cmd->add_option("--samples", a->samples, "audit this many samples (a fixed, id-hashed subset; 0: all)")->capture_default_str();
+  cmd->add_option("--precision", *precision, "reference precision (exact | f32 | bf16)");
+  cmd->add_option("--threads", *threads, "reference threads");
+  cmd->add_option("--top-k", a->top_k, "reference top entries per position (the KL's support)")->capture_default_str();
+  cmd->add_flag("--json", *json, "machine-readable summary");
+  cmd->callback([a, precision, threads, json] {
+    nlohmann::json settings = backend_settings("reference", a->model, "", *precision, *threads);
+    a->make = [settings] { return make_backend(settings); };
+    const nlohmann::ordered_json r = run_audit(*a);
+    if (*json) {
+      std::cout << r.dump(2) << "\n";
+    } else {
+      std::cout << audit_text(r);
+    }
+  });
+}
+
+}  // namespace
+
+void add_eval_command(CLI::App& app) {
+  CLI::App* eval = app.add_subcommand("eval", "Benchmarks: run, merge shards, report, audit a backend's run, score saved outputs");
+  eval->require_subcommand(1);
+  add_run(*eval);
+  add_merge(*eval);
+  add_report(*eval);
+  add_audit(*eval);
+  add_eval_score_command(*eval);
+}
+
+}  // namespace g4ref

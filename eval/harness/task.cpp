@@ -1,0 +1,359 @@
+#include "harness/task.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <set>
+
+#include "base/error.h"
+#include "harness/dataset.h"
+#include "harness/sha256.h"
+
+namespace g4ref {
+namespace fs = std::filesystem;
+namespace {
+
+using ojson = nlohmann::ordered_json;
+
+std::string as_text(const ojson& v) {
+  if (v.is_string()) return v.get<std::string>();
+  if (v.is_null()) return "";
+  return v.dump();
+}
+
+const ojson& member(const ojson& j, const std::string& key, const std::string& where) {
+  if (!j.is_object() || !j.contains(key)) fail(where, "missing field \"" + key + "\"");
+  return j.at(key);
+}
+
+std::string string_or(const ojson& j, const std::string& key, const std::string& fallback, const std::string& where) {
+  if (!j.is_object() || !j.contains(key)) return fallback;
+  if (!j.at(key).is_string()) fail(where, "\"" + key + "\" must be a string, found " + j.at(key).type_name());
+  return j.at(key).get<std::string>();
+}
+
+std::string trim(const std::string& s) {
+  const size_t a = s.find_first_not_of(" \t\r\n");
+  if (a == std::string::npos) return "";
+  return s.substr(a, s.find_last_not_of(" \t\r\n") - a + 1);
+}
+
+uint64_t splitmix64(uint64_t& state) {
+  uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+
+}  // namespace
+
+uint64_t stable_hash(const std::string& s) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (unsigned char c : s) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  return h;
+}
+
+int shard_of(const std::string& sample_id, int count) {
+  return static_cast<int>(stable_hash(sample_id) % static_cast<uint64_t>(count));
+}
+
+std::string strip_thinking(const std::string& text) {
+  // The thought channel is <|channel>thought … <channel|> (claims-and-evals §2.4, chat format).
+  std::string s = text;
+  for (size_t open = s.find("<|channel>"); open != std::string::npos; open = s.find("<|channel>", open)) {
+    const size_t close = s.find("<channel|>", open);
+    if (close == std::string::npos) {
+      s.erase(open);
+      break;
+    }
+    s.erase(open, close + std::string("<channel|>").size() - open);
+  }
+  return s;
+}
+
+std::string task_path_for(const std::string& name, const std::string& tasks_dir) {
+  for (char c : name)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.'))
+      fail("--task", "\"" + name + "\" is not a task name (letters, digits, _ - .); use --task-file for a path");
+  const std::string p = (fs::path(tasks_dir) / (name + ".json")).string();
+  if (!fs::exists(p)) {
+    std::string known;
+    if (fs::is_directory(tasks_dir))
+      for (const auto& e : fs::directory_iterator(tasks_dir))
+        if (e.path().extension() == ".json") known += (known.empty() ? "" : ", ") + e.path().stem().string();
+    fail("--task", "no task \"" + name + "\" in " + tasks_dir + " (known: " + known + ")");
+  }
+  return p;
+}
+
+Task load_task(const std::string& path) {
+  Task t;
+  t.path = path;
+  const std::string bytes = read_text_file(path);
+  t.file_sha256 = sha256_hex(bytes);
+  try {
+    t.spec = ojson::parse(bytes);
+  } catch (const nlohmann::json::exception& e) {
+    fail(path, std::string("not valid JSON (") + e.what() + ")");
+  }
+  if (!t.spec.is_object()) fail(path, "expected a JSON object");
+  const ojson& s = t.spec;
+  t.name = string_or(s, "name", "", path);
+  if (t.name.empty()) fail(path, "missing field \"name\"");
+  t.mode = string_or(s, "mode", "generate", path);
+  if (t.mode != "generate" && t.mode != "loglikelihood")
+    fail(path, "\"mode\" must be \"generate\" or \"loglikelihood\", found \"" + t.mode + "\"");
+  t.metric = string_or(s, "metric", "", path);
+  if (t.metric.empty()) fail(path, "missing field \"metric\"");
+  if (s.contains("repeats")) {
+    if (!s["repeats"].is_number_integer() || s["repeats"].get<int>() < 1)
+      fail(path, "\"repeats\" must be an integer ≥ 1");
+    t.repeats = s["repeats"].get<int>();
+  }
+  if (s.contains("choices")) {
+    const ojson& c = s["choices"];
+    t.letters = string_or(c, "letters", "ABCDEFGHIJ", path + ": choices");
+    const int forms = c.contains("field") + c.contains("fields") + c.contains("correct");
+    if (forms != 1) fail(path, "choices: give exactly one of \"field\" (a list), \"fields\" (one per choice) or \"correct\" + \"incorrect\"");
+    if (c.contains("correct") && !c.contains("incorrect")) fail(path, "choices: \"correct\" needs \"incorrect\" (a list of fields)");
+  } else if (t.mode == "loglikelihood") {
+    fail(path, "\"mode\": \"loglikelihood\" scores choice letters, so the task needs \"choices\"");
+  }
+  const ojson& data = member(s, "data", path);
+  const ojson& files = member(data, "files", path + ": data");
+  if (!files.is_array() || files.empty()) fail(path, "data.files must be a non-empty list");
+  member(s, "prompt", path);
+  member(s["prompt"], "user", path + ": prompt");
+  if (!s.contains("target")) fail(path, "missing field \"target\"");
+  return t;
+}
+
+std::vector<DataFile> task_data_files(const Task& task, const std::string& override_path) {
+  std::vector<DataFile> out;
+  const fs::path base = fs::path(task.path).parent_path();
+  for (const ojson& f : task.spec["data"]["files"]) {
+    DataFile d;
+    const std::string where = task.path + ": data.files";
+    d.path = (base / string_or(f, "path", "", where)).lexically_normal().string();
+    if (string_or(f, "path", "", where).empty()) fail(where, "an entry lacks \"path\"");
+    d.format = string_or(f, "format", "auto", where);
+    if (f.contains("fields")) d.fields = f["fields"];
+    d.tag = string_or(f, "tag", fs::path(d.path).stem().string(), where);
+    out.push_back(d);
+  }
+  if (!override_path.empty()) {
+    if (fs::is_directory(override_path)) {
+      // The real data, converted into one folder under the names the task's bundled files have.
+      for (DataFile& d : out) {
+        const std::string name = fs::path(d.path).filename().string();
+        d.path = (fs::path(override_path) / name).string();
+        if (!fs::exists(d.path)) fail("--data", override_path + " has no " + name + " (the task reads one file of that name per entry of data.files)");
+      }
+    } else {
+      if (out.size() != 1)
+        fail("--data", "task " + task.name + " reads " + std::to_string(out.size()) +
+                           " files; give a folder holding files of the same names");
+      out[0].path = override_path;
+    }
+  }
+  return out;
+}
+
+std::string fill_template(const std::string& tmpl, const ojson& doc, const ojson& vars, const std::string& where) {
+  std::string out;
+  size_t pos = 0;
+  while (true) {
+    const size_t open = tmpl.find("{{", pos);
+    if (open == std::string::npos) break;
+    const size_t close = tmpl.find("}}", open + 2);
+    if (close == std::string::npos) fail(where, "\"{{\" without \"}}\" in the template");
+    out += tmpl.substr(pos, open - pos);
+    const std::string name = tmpl.substr(open + 2, close - open - 2);
+    if (vars.contains(name)) {
+      out += as_text(vars[name]);
+    } else if (doc.contains(name)) {
+      out += as_text(doc[name]);
+    } else {
+      fail(where, "the template names \"{{" + name + "}}\", which is neither a field of the record nor a task variable");
+    }
+    pos = close + 2;
+  }
+  return out + tmpl.substr(pos);
+}
+
+namespace {
+
+// The choice texts of a record in their original order and the original index of the correct one (-1: unknown).
+std::vector<std::string> original_choices(const Task& task, const ojson& doc, const std::string& where) {
+  const ojson& c = task.spec["choices"];
+  std::vector<std::string> out;
+  if (c.contains("field")) {
+    const ojson& v = member(doc, c["field"].get<std::string>(), where);
+    ojson list = v;
+    if (v.is_string()) {
+      try {
+        list = ojson::parse(v.get<std::string>());  // some exports keep the list as a JSON string
+      } catch (const nlohmann::json::exception&) {
+        fail(where, "field \"" + c["field"].get<std::string>() + "\" is a string, expected a list of choices");
+      }
+    }
+    if (!list.is_array()) fail(where, "field \"" + c["field"].get<std::string>() + "\" must be a list of choices");
+    for (const ojson& x : list) out.push_back(as_text(x));
+  } else if (c.contains("fields")) {
+    for (const ojson& f : c["fields"]) out.push_back(as_text(member(doc, f.get<std::string>(), where)));
+  } else {
+    out.push_back(as_text(member(doc, c["correct"].get<std::string>(), where)));
+    for (const ojson& f : c["incorrect"]) out.push_back(as_text(member(doc, f.get<std::string>(), where)));
+  }
+  if (out.size() < 2) fail(where, "fewer than two choices");
+  if (out.size() > task.letters.size())
+    fail(where, std::to_string(out.size()) + " choices but only " + std::to_string(task.letters.size()) + " letters");
+  for (auto& s : out) s = trim(s);  // the published CSVs carry stray spaces and newlines around choices
+  return out;
+}
+
+int correct_index(const Task& task, const ojson& doc, size_t n_choices, const std::string& where) {
+  const ojson& t = task.spec["target"];
+  if (task.spec["choices"].contains("correct")) return 0;
+  if (t.contains("index_field")) {
+    const ojson& v = member(doc, t["index_field"].get<std::string>(), where);
+    int i = v.is_number_integer() ? v.get<int>() : -1;
+    if (v.is_string()) i = std::atoi(v.get<std::string>().c_str());
+    if (i < 0 || i >= static_cast<int>(n_choices)) fail(where, "target index " + v.dump() + " is not a choice");
+    return i;
+  }
+  const std::string letter = as_text(member(doc, member(t, "field", where + ": target").get<std::string>(), where));
+  const size_t i = letter.size() == 1 ? task.letters.find(letter[0]) : std::string::npos;
+  if (i == std::string::npos || i >= n_choices) fail(where, "target \"" + letter + "\" is not one of the choice letters");
+  return static_cast<int>(i);
+}
+
+std::string render_choices(const Task& task, const std::vector<std::string>& choices, const std::string& where) {
+  const ojson& c = task.spec["choices"];
+  const std::string fmt = string_or(c, "format", "{{letter}}. {{text}}", where);
+  const std::string sep = string_or(c, "separator", "\n", where);
+  std::string out;
+  for (size_t i = 0; i < choices.size(); ++i) {
+    const ojson vars = {{"letter", std::string(1, task.letters[i])}, {"text", choices[i]}};
+    out += (i ? sep : "") + fill_template(fmt, ojson::object(), vars, where + ": choices.format");
+  }
+  return out;
+}
+
+ojson template_vars(const Task& task, const std::vector<std::string>& choices, const std::string& where) {
+  ojson vars = ojson::object();
+  if (task.multiple_choice()) {
+    vars["choices"] = render_choices(task, choices, where);
+    std::string list;
+    for (size_t i = 0; i < choices.size(); ++i) list += (i ? ", " : "") + std::string(1, task.letters[i]);
+    vars["letters"] = list;
+    vars["first_letter"] = std::string(1, task.letters[0]);
+    vars["last_letter"] = std::string(1, task.letters[choices.size() - 1]);
+    for (size_t i = 0; i < choices.size(); ++i) vars[std::string(1, task.letters[i])] = choices[i];
+  }
+  return vars;
+}
+
+}  // namespace
+
+std::vector<Sample> build_samples(const Task& task, const std::vector<DataFile>& files, int limit, uint64_t seed,
+                                  std::vector<std::string>* data_digests) {
+  const std::string id_field = string_or(task.spec["data"], "id_field", "", task.path);
+  std::vector<std::string> group_by;
+  if (task.spec.contains("group_by"))
+    for (const ojson& g : task.spec["group_by"]) group_by.push_back(g.get<std::string>());
+  const bool shuffle = task.spec.contains("choices") && task.spec["choices"].value("shuffle", false);
+  std::vector<Sample> out;
+  std::set<std::string> seen;
+  size_t doc_index = 0;
+  for (const DataFile& f : files) {
+    if (limit > 0 && static_cast<int>(doc_index) >= limit) break;
+    if (data_digests) data_digests->push_back(sha256_hex(read_text_file(f.path)));
+    std::vector<ojson> records = read_records(f.path, data_format(f.format, f.path));
+    for (size_t row = 0; row < records.size(); ++row) {
+      if (limit > 0 && static_cast<int>(doc_index) >= limit) break;
+      ojson doc = records[row];
+      for (auto it = f.fields.begin(); it != f.fields.end(); ++it) doc[it.key()] = it.value();
+      const std::string where = f.path + ": record " + std::to_string(row + 1);
+      std::string doc_id = id_field.empty() ? f.tag + ":" + std::to_string(row) : as_text(member(doc, id_field, where));
+      if (!id_field.empty() && files.size() > 1) doc_id = f.tag + ":" + doc_id;
+      if (!seen.insert(doc_id).second) fail(where, "id \"" + doc_id + "\" appears twice (sample ids must be unique)");
+      for (int r = 0; r < task.repeats; ++r) {
+        Sample s;
+        s.doc_id = doc_id;
+        s.repeat = r;
+        s.id = task.repeats > 1 ? doc_id + "#r" + std::to_string(r) : doc_id;
+        s.doc_index = doc_index;
+        s.doc = doc;
+        for (const auto& g : group_by) s.groups.emplace_back(g, as_text(member(doc, g, where)));
+        if (task.multiple_choice()) {
+          const std::vector<std::string> orig = original_choices(task, doc, where);
+          const int correct = correct_index(task, doc, orig.size(), where);
+          s.permutation.resize(orig.size());
+          for (size_t i = 0; i < orig.size(); ++i) s.permutation[i] = static_cast<int>(i);
+          if (shuffle) {
+            // A recorded function of (seed, id, repeat) only: the same on every shard and in every resume.
+            uint64_t state = stable_hash(std::to_string(seed) + "\x1f" + doc_id + "\x1f" + std::to_string(r));
+            for (size_t i = orig.size() - 1; i > 0; --i) std::swap(s.permutation[i], s.permutation[splitmix64(state) % (i + 1)]);
+          }
+          for (int p : s.permutation) s.choices.push_back(orig[p]);
+          const size_t at = std::find(s.permutation.begin(), s.permutation.end(), correct) - s.permutation.begin();
+          s.target = std::string(1, task.letters[at]);
+        } else {
+          s.target = as_text(member(doc, member(task.spec["target"], "field", task.path + ": target").get<std::string>(), where));
+        }
+        out.push_back(std::move(s));
+      }
+      ++doc_index;
+    }
+  }
+  if (out.empty()) fail(task.path, "the data files hold no records");
+  return out;
+}
+
+std::vector<ojson> load_fewshot_pool(const Task& task) {
+  if (!task.spec.contains("fewshot") || task.spec["fewshot"].value("n", 0) == 0) return {};
+  const ojson& f = task.spec["fewshot"];
+  const std::string rel = string_or(f, "file", "", task.path + ": fewshot");
+  if (rel.empty()) fail(task.path, "fewshot.n > 0 needs fewshot.file");
+  const std::string p = (fs::path(task.path).parent_path() / rel).lexically_normal().string();
+  return read_records(p, data_format(string_or(f, "format", "auto", task.path), p));
+}
+
+Conversation build_conversation(const Task& task, const Sample& sample, bool thinking, const std::vector<ojson>& pool) {
+  const ojson& p = task.spec["prompt"];
+  const std::string where = task.path + ": prompt";
+  ojson messages = ojson::array();
+  const std::string system = string_or(p, "system", "", where);
+  if (!system.empty()) messages.push_back({{"role", "system"}, {"content", fill_template(system, sample.doc, ojson::object(), where)}});
+  if (!pool.empty()) {
+    const ojson& f = task.spec["fewshot"];
+    const int n = f.value("n", 0);
+    const std::string match = string_or(f, "match_field", "", where);
+    const std::string user = string_or(f, "user", p["user"].get<std::string>(), where);
+    const std::string assistant = string_or(f, "assistant", "", where);
+    int used = 0;
+    for (const ojson& ex : pool) {
+      if (used == n) break;
+      if (!match.empty() && (!ex.contains(match) || as_text(ex[match]) != as_text(sample.doc.value(match, ojson()))))
+        continue;
+      std::vector<std::string> choices;
+      if (task.multiple_choice()) choices = original_choices(task, ex, where + ": few-shot record");
+      const ojson vars = template_vars(task, choices, where);
+      messages.push_back({{"role", "user"}, {"content", fill_template(user, ex, vars, where + ": fewshot.user")}});
+      messages.push_back({{"role", "assistant"}, {"content", fill_template(assistant, ex, vars, where + ": fewshot.assistant")}});
+      ++used;
+    }
+  }
+  const ojson vars = template_vars(task, sample.choices, where);
+  messages.push_back({{"role", "user"}, {"content", fill_template(p["user"].get<std::string>(), sample.doc, vars, where + ".user")}});
+  Conversation c;  // built from checked parts: every message is {role, content: string}
+  c.messages = messages;
+  c.thinking = thinking;
+  return c;
+}
+
+}  // namespace g4ref
