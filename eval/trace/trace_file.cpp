@@ -577,7 +577,10 @@ void TraceLoader::safetensors(Trace& t) {
     t.add(std::move(e));
   }
   // Metadata: g4ref's own keys fill TraceMeta; everything else is kept verbatim in extra.
-  for (const auto& [key, value] : file->metadata()) {
+  for (const auto& entry : file->metadata()) {
+    // Named references, not a structured binding: clang before 16 cannot capture bindings in the lambda below.
+    const std::string& key = entry.first;
+    const std::string& value = entry.second;
     auto parse = [&](const char* what) {
       try {
         return json::parse(value);
