@@ -33,7 +33,7 @@ V strict_int(const json& v, const std::string& where, const std::string& key) {
     if (!std::isfinite(d) || d != std::floor(d)) return bad("must be an integer");
     x = d;
   } else {
-    return bad("has the wrong type (expected an integer)");
+    fail(where, "key '" + key + "' has the wrong type (found " + v.dump() + "; expected an integer)");
   }
   if (x < static_cast<long double>(std::numeric_limits<V>::min()) ||
       x > static_cast<long double>(std::numeric_limits<V>::max())) {

@@ -345,7 +345,7 @@ RgbImage decode_image_bytes(const std::vector<uint8_t>& bytes, const std::string
   const std::string format = magic_format(bytes);
   if (!stbi_info_from_callbacks(&kCallbacks, &reader, &w, &h, &comp)) {
     if (!format.empty()) {
-      fail(name, "truncated or corrupt " + format + ": its header cannot be read (" + std::to_string(bytes.size()) +
+      fail(name, "not a readable " + format + ": truncated or corrupt, its header cannot be read (" + std::to_string(bytes.size()) +
                      " bytes" + (reader.read_past_end ? ", the data ends inside the header" : "") + ")");
     }
     fail(name, "not a readable PNG, JPEG, BMP, GIF, PNM or TGA image (" + stb_reason() + ")");
