@@ -298,7 +298,7 @@ std::string config_error(const json& j) {
 }
 
 TEST(ReliabilityLimits, HugeLayerCountsAreRefusedBeforeAllocation) {
-  for (const json v : {json(1e9), json(1e10), json(int64_t(1) << 40), json(100000)}) {
+  for (const json& v : {json(1e9), json(1e10), json(int64_t(1) << 40), json(100000)}) {
     json j = tiny_config();
     j["text_config"]["num_hidden_layers"] = v;
     j["text_config"].erase("layer_types");
@@ -490,6 +490,27 @@ TEST(ReliabilityMessages, GgufSizesDoNotWrapNegative) {
   });
   testing::expect_error([&] { Model::load(t / "wrap.gguf"); }, t / "wrap.gguf",
                         "gemma4.block_count = 4294967297 exceeds the limit of 1024");
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Findings of the fuzz targets (tests/fuzz), each reproducer written out here
+
+TEST(ReliabilityFuzzFindings, JsonNumberOverflowNamesTheFile) {
+  // fuzz_config: a number past double's range ("1e706") made nlohmann throw out_of_range.406, which escaped
+  // every loader that caught only parse_error: "[json.exception.out_of_range.406] number overflow parsing '1e706'".
+  testing::TempDir t("rel_fz_num");
+  json j = tiny_config();
+  std::string text = j.dump();
+  text.replace(text.find("\"rms_norm_eps\":") + 15, 0, "1e706, \"x\":");
+  write_all(t / "config.json", text);
+  testing::expect_error([&] { load_config(t / "config.json"); }, t / "config.json", "number overflow");
+  write_all(t / "generation_config.json", R"({"temperature": 1e706})");
+  testing::expect_error([&] { load_generation_config(t.str(), parse_config(tiny_config(), "c")); },
+                        t / "generation_config.json", "number overflow");
+  std::string header = R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"__metadata__":{"k":"v"},"z":1e999})";
+  uint64_t n = header.size();
+  write_all(t / "num.safetensors", std::string(reinterpret_cast<const char*>(&n), 8) + header + std::string(4, '\0'));
+  testing::expect_error([&] { SafetensorsFile::open(t / "num.safetensors"); }, t / "num.safetensors", "number overflow");
 }
 
 }  // namespace

@@ -256,7 +256,7 @@ Envelope load_envelope(const std::string& path) {
   json j;
   try {
     j = json::parse(ss.str());
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
     fail(path, std::string("envelope is not valid JSON: ") + e.what());
   }
   if (!j.is_object() || j.value("format", std::string()) != "g4ref-envelope") {

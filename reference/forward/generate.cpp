@@ -24,7 +24,7 @@ GenerationConfig load_generation_config(const std::string& model_dir, const Mode
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
     fail(path.string(), std::string("malformed JSON: ") + e.what());
   }
   auto ids = [&](const char* key, std::vector<int>& out) {

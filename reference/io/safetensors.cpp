@@ -74,7 +74,7 @@ uint64_t read_u64_le(const std::byte* p) {
 json parse_json(const std::string& path, std::string_view text, const std::string& what) {
   try {
     return json::parse(text.begin(), text.end());
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
     fail(path, what + " is not valid JSON: " + e.what());
   }
 }

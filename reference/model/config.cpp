@@ -434,7 +434,7 @@ ModelConfig load_config(const std::string& path) {
   json j;
   try {
     j = json::parse(ss.str());
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
     fail(path, std::string("malformed JSON: ") + e.what());
   }
   return parse_config(j, path);
