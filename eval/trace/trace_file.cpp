@@ -584,7 +584,7 @@ void TraceLoader::safetensors(Trace& t) {
     auto parse = [&](const char* what) {
       try {
         return json::parse(value);
-      } catch (const json::parse_error&) {
+      } catch (const json::exception&) {  // parse_error, or out_of_range for a number like 1e999
         fail(t.path_, "metadata " + in_quotes(key) + " is not valid JSON (expected " + what + "): " + value);
       }
     };
