@@ -13,6 +13,7 @@ build=${G4REF_FUZZ_BUILD:-build-fuzz}
 targets=${*:-$(sed -n 's/^  \(fuzz_[a-z_]*\)$/\1/p' tests/fuzz/CMakeLists.txt)}
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export LSAN_OPTIONS=suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0
 mkdir -p "$build/long"
 for t in $targets; do
   dir="$build/long/$t"

@@ -32,6 +32,7 @@ fi
 # Seeds are never modified: new inputs go to a scratch corpus. detect_leaks and the limits as in the long run.
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+export LSAN_OPTIONS=suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0
 export TMPDIR=${TMPDIR:-/tmp}
 fail=0
 printf '%-24s %10s %8s %s\n' target execs edges result
