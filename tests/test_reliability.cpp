@@ -513,5 +513,14 @@ TEST(ReliabilityFuzzFindings, JsonNumberOverflowNamesTheFile) {
   testing::expect_error([&] { SafetensorsFile::open(t / "num.safetensors"); }, t / "num.safetensors", "number overflow");
 }
 
+TEST(ReliabilityFuzzFindings, NegativeLayerCountIsRefusedBeforeSizingTables) {
+  // fuzz_config: num_hidden_layers = -4 without layer_types sized the default layer table from -4:
+  // "cannot create std::vector larger than max_size()".
+  json j = tiny_config();
+  j["text_config"]["num_hidden_layers"] = -4;
+  j["text_config"].erase("layer_types");
+  EXPECT_NE(config_error(j).find("key 'num_hidden_layers' = -4 must be positive"), std::string::npos) << config_error(j);
+}
+
 }  // namespace
 }  // namespace g4ref

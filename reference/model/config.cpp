@@ -120,6 +120,9 @@ void parse_text(const json& j, TextConfig& t, const std::string& where) {
     fail(where, "key 'num_hidden_layers' = " + std::to_string(t.num_hidden_layers) + " exceeds the limit of " +
                     std::to_string(kMaxHiddenLayers) + " layers");
   }
+  if (t.num_hidden_layers <= 0) {
+    fail(where, "key 'num_hidden_layers' = " + std::to_string(t.num_hidden_layers) + " must be positive");
+  }
   read(j, "num_attention_heads", t.num_attention_heads, where);
   read(j, "num_key_value_heads", t.num_key_value_heads, where);
   read(j, "head_dim", t.head_dim, where);
@@ -193,7 +196,13 @@ ModelConfig parse_config(const json& j, const std::string& source) {
     c.vision.present = true;
     read(*it, "patch_size", c.vision.patch_size, w);
     read(*it, "pooling_kernel_size", c.vision.pooling_kernel_size, w);
-    c.vision.model_patch_size = c.vision.patch_size * c.vision.pooling_kernel_size;
+    // In 64 bits: two ints from the file may overflow an int product.
+    const int64_t model_patch = int64_t(c.vision.patch_size) * c.vision.pooling_kernel_size;
+    if (model_patch <= 0 || model_patch > kMaxPatchSide) {
+      fail(w, "patch_size × pooling_kernel_size = " + std::to_string(model_patch) + " lies outside [1, " +
+                  std::to_string(kMaxPatchSide) + "]");
+    }
+    c.vision.model_patch_size = static_cast<int>(model_patch);
     read(*it, "model_patch_size", c.vision.model_patch_size, w);
     read(*it, "mm_embed_dim", c.vision.mm_embed_dim, w);
     read(*it, "mm_posemb_size", c.vision.mm_posemb_size, w);
