@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds g4ref and runs every test: the Release build under ctest, then the same unit tests built again with
-# AddressSanitizer + UndefinedBehaviorSanitizer. Usage: tests/run.sh   (from anywhere; needs setup.sh first)
+# AddressSanitizer + UndefinedBehaviorSanitizer, then the fuzz smoke run (tests/fuzz/smoke.sh, 15 s per target;
+# G4REF_FUZZ_SECONDS changes it, 0 skips it). Usage: tests/run.sh   (from anywhere; needs setup.sh first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
@@ -19,3 +20,9 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS=-O1 
 cmake --build build-asan -j "$jobs" --target g4ref_unit_tests g4ref_cli
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 ctest --test-dir build-asan --output-on-failure -j "$jobs"
+
+fuzz_seconds=${G4REF_FUZZ_SECONDS:-15}
+if [ "$fuzz_seconds" != "0" ]; then
+  echo "== Fuzz smoke run (tests/fuzz/smoke.sh, $fuzz_seconds s per target)"
+  G4REF_FUZZ_JOBS="$jobs" tests/fuzz/smoke.sh "$fuzz_seconds"
+fi

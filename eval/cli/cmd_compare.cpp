@@ -125,16 +125,22 @@ void add_compare_command(CLI::App& app) {
       ->capture_default_str();
   cmd->add_option("--envelope", a->envelope, "judge against this expected-error envelope (g4ref envelope output)");
   cmd->add_option("--k", a->k, "with --envelope: fail where the error exceeds k times the envelope (plus a floor)")
+      ->check(finite_in(0))
       ->capture_default_str();
-  cmd->add_option("--tol-nmse", a->tol_nmse, "without an envelope: fail above this NMSE")->capture_default_str();
-  cmd->add_option("--max-kl", a->max_kl, "fail where a logits row's KL(golden||candidate) exceeds this (0: off)");
-  cmd->add_option("--min-top1", a->min_top1, "fail where the logits' top-1 agreement is below this fraction");
+  cmd->add_option("--tol-nmse", a->tol_nmse, "without an envelope: fail above this NMSE")
+      ->check(finite_in(0))
+      ->capture_default_str();
+  cmd->add_option("--max-kl", a->max_kl, "fail where a logits row's KL(golden||candidate) exceeds this (0: off)")
+      ->check(finite_in(0));
+  cmd->add_option("--min-top1", a->min_top1, "fail where the logits' top-1 agreement is below this fraction")
+      ->check(finite_in(0, 1));
   cmd->add_option("--filter", a->filter, "compare only g4ref names matching this regular expression");
   cmd->add_option("--candidate-format", a->format, "auto, safetensors, npy, npz, raw-f32 (llama.cpp logits .bin), mtmd")
       ->check(CLI::IsMember({"auto", "safetensors", "npy", "npz", "raw-f32", "mtmd"}))
       ->capture_default_str();
   cmd->add_option("--name", a->name, "tensor name for single-tensor candidate formats (default: logits/embeddings)");
-  cmd->add_option("--row-width", a->row_width, "raw-f32: values per row (e.g. the vocabulary size)");
+  cmd->add_option("--row-width", a->row_width, "raw-f32: values per row (e.g. the vocabulary size)")
+      ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--json", a->json, "machine-readable report");
   cmd->callback([a] { compare(*a); });
 }

@@ -38,6 +38,9 @@ void demo(const DemoArgs& a) {
     s.seed = 0;
     s.out_dir = dir;
     s.force = true;
+    // The cache home ($G4REF_HOME or ~/.cache/g4ref) is ours to create; synth itself creates only the final
+    // directory of its --out.
+    if (a.model_dir.empty()) fs::create_directories(default_model_home());
     write_synthetic_checkpoint(s);
     synthesized = true;
   }

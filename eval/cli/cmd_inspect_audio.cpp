@@ -105,7 +105,7 @@ void add_inspect_audio_command(CLI::App& app) {
   cmd->add_option("file", args->file, "audio file: WAV, FLAC, OGG/Vorbis, Opus, MP3, … (what libsndfile reads)")
       ->required();
   cmd->add_option("--max-audio-seconds", args->max_seconds, "keep only the first S seconds of audio (0: all)")
-      ->check(CLI::NonNegativeNumber)
+      ->check(finite_in(0))
       ->capture_default_str();
   cmd->add_option("--frame-size", args->frame_size,
                   "samples per audio token (the checkpoint's audio_config.audio_embed_dim)")

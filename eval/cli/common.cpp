@@ -1,6 +1,8 @@
 #include "cli/common.h"
 
+#include <cmath>
 #include <cstdlib>
+#include <sstream>
 
 #include "base/error.h"
 
@@ -52,14 +54,41 @@ void ForwardArgs::add_to(CLI::App& cmd, bool with_sampling) {
       ->check(CLI::IsMember({"norm-one-plus-w", "rope-rotated-denominator", "window-off-by-one", "v-after-k-norm"}))
       ->group("");
   if (with_sampling) {
-    cmd.add_option("--temperature", temperature, "0 = greedy; > 0 samples")->check(CLI::NonNegativeNumber)
+    cmd.add_option("--temperature", temperature, "0 = greedy; > 0 samples")->check(finite_in(0))
         ->capture_default_str();
     cmd.add_option("--top-k", top_k, "keep the k most likely tokens when sampling (0: all)")
         ->check(CLI::NonNegativeNumber)->capture_default_str();
-    cmd.add_option("--top-p", top_p, "nucleus threshold when sampling")->check(CLI::Range(0.0, 1.0))
+    cmd.add_option("--top-p", top_p, "nucleus threshold when sampling")->check(finite_in(0.0, 1.0))
         ->capture_default_str();
     cmd.add_option("--seed", seed, "sampling seed")->capture_default_str();
   }
+}
+
+CLI::Validator finite_in(double lo, double hi) {
+  auto num = [](double v) {
+    std::ostringstream o;
+    o << v;
+    return o.str();
+  };
+  const bool open_above = hi == std::numeric_limits<double>::max();
+  const std::string desc = open_above ? "FINITE NUMBER >= " + num(lo) : "FINITE NUMBER in [" + num(lo) + ", " + num(hi) + "]";
+  return CLI::Validator(
+      [lo, hi, num, open_above](std::string& text) -> std::string {
+        double v = 0;
+        size_t used = 0;
+        try {
+          v = std::stod(text, &used);
+        } catch (const std::exception&) {
+          return "'" + text + "' is not a number";
+        }
+        if (used != text.size()) return "'" + text + "' is not a number";
+        if (!std::isfinite(v)) return "'" + text + "' is not a finite number (NaN and infinity are refused)";
+        if (v < lo || v > hi) {
+          return "'" + text + "' lies outside [" + num(lo) + ", " + (open_above ? std::string("inf") : num(hi)) + "]";
+        }
+        return "";
+      },
+      desc);
 }
 
 RunOptions ForwardArgs::run_options() const {

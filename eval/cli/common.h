@@ -2,6 +2,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -55,6 +56,11 @@ struct ForwardArgs {
   RunOptions run_options() const;
   SamplingOptions sampling() const;
 };
+
+// A threshold or limit option: a finite number in [lo, hi]. CLI11's NonNegativeNumber and Range let NaN through
+// (every comparison with NaN is false), and a NaN tolerance makes every "error > tolerance" test false: a forced
+// PASS. Infinity is refused too; a threshold that judges nothing is spelled by its documented "off" value.
+CLI::Validator finite_in(double lo, double hi = std::numeric_limits<double>::max());
 
 nlohmann::json top_entries_json(const Eigen::VectorXd& logits, int k);
 std::string default_model_home();  // where `demo` keeps its synthetic checkpoint

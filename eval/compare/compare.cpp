@@ -266,7 +266,7 @@ Envelope load_envelope(const std::string& path) {
   json j;
   try {
     j = json::parse(ss.str());
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
     fail(path, std::string("envelope is not valid JSON: ") + e.what());
   }
   if (!j.is_object() || j.value("format", std::string()) != "g4ref-envelope") {
@@ -279,7 +279,10 @@ Envelope load_envelope(const std::string& path) {
     e.description = j["description"].get<std::string>();
   }
   if (!j.contains("tensors") || !j["tensors"].is_object()) fail(path, "\"tensors\" must be an object");
-  for (const auto& [name, v] : j["tensors"].items()) {
+  for (const auto& item : j["tensors"].items()) {
+    // Named, not a structured binding: clang before 16 cannot capture bindings in the lambda below.
+    const std::string name = item.key();
+    const auto& v = item.value();
     auto field = [&](const char* key) {
       if (!v.is_object() || !v.contains(key) || !v[key].is_number()) {
         fail(path, "envelope entry " + in_quotes(name) + ": missing number " + in_quotes(key));

@@ -33,11 +33,14 @@ void TraceLoader::safetensors(Trace& t) {
     t.add(std::move(e));
   }
   // Metadata: g4ref's own keys fill TraceMeta; everything else is kept verbatim in extra.
-  for (const auto& [key, value] : file->metadata()) {
+  for (const auto& entry : file->metadata()) {
+    // Named references, not a structured binding: clang before 16 cannot capture bindings in the lambda below.
+    const std::string& key = entry.first;
+    const std::string& value = entry.second;
     auto parse = [&](const char* what) {
       try {
         return json::parse(value);
-      } catch (const json::parse_error&) {
+      } catch (const json::exception&) {  // parse_error, or out_of_range for a number like 1e999
         fail(t.path_, "metadata " + in_quotes(key) + " is not valid JSON (expected " + what + "): " + value);
       }
     };

@@ -174,7 +174,16 @@ SynthSummary write_synthetic_checkpoint(const SynthOptions& o) {
   if (o.out_dir.empty()) fail("--out", "no output directory given");
   const fs::path dir(o.out_dir);
   if (fs::exists(dir) && !fs::is_directory(dir)) fail(o.out_dir, "exists and is not a directory");
-  fs::create_directories(dir);
+  if (!fs::exists(dir)) {
+    // Only the final directory is created (as for every output, io/output_file.h): a mistyped path must not
+    // grow a tree of directories.
+    const fs::path parent = dir.parent_path();
+    std::error_code ec;
+    if (!parent.empty() && !fs::is_directory(parent, ec)) {
+      fail(o.out_dir, "its parent directory " + parent.string() + " does not exist; only the final directory is created");
+    }
+    if (!fs::create_directory(dir, ec) && ec) fail(o.out_dir, "cannot create the directory: " + ec.message());
+  }
   if (!o.force && (fs::exists(dir / "config.json") || fs::exists(dir / "model.safetensors") ||
                    fs::exists(dir / "model.safetensors.index.json"))) {
     fail(o.out_dir, "already holds a checkpoint (use --force to overwrite it)");

@@ -14,7 +14,9 @@ namespace g4ref {
 
 GenerationConfig load_generation_config(const std::string& model_dir, const ModelConfig& c) {
   GenerationConfig g;
-  g.suppress_tokens = {c.eoa_token_id, c.eoi_token_id};
+  for (int id : {c.eoa_token_id, c.eoi_token_id}) {
+    if (id != kAbsentTokenId) g.suppress_tokens.push_back(id);
+  }
   g.stop_tokens = c.text.eos_token_ids;
   const auto path = std::filesystem::path(model_dir) / "generation_config.json";
   if (!std::filesystem::exists(path)) return g;
@@ -22,7 +24,7 @@ GenerationConfig load_generation_config(const std::string& model_dir, const Mode
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
     fail(path.string(), std::string("malformed JSON: ") + e.what());
   }
   auto ids = [&](const char* key, std::vector<int>& out) {

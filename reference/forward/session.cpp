@@ -4,11 +4,13 @@
 
 #include "base/error.h"
 #include "forward/kv_cache.h"
+#include "forward/limits.h"
 #include "layers/audio_embedder.h"
 #include "layers/decoder_layer.h"
 #include "layers/embedding.h"
 #include "layers/logits.h"
 #include "layers/vision_embedder.h"
+#include "prompt/media_placeholders.h"
 
 namespace g4ref {
 
@@ -57,6 +59,7 @@ class SessionImpl final : public Session {
     const TextConfig& t = c.text;
     const TextWeights& w = model_.text();
     const int64_t n = static_cast<int64_t>(tokens.size());
+    check_forward_size(position_, n, sizeof(T));
 
     std::vector<int> types = token_types.empty() ? std::vector<int>(tokens.size(), kText) : token_types;
     std::vector<int64_t> positions(n);
@@ -107,6 +110,7 @@ class SessionImpl final : public Session {
     const ModelConfig& c = model_.config();
     std::vector<Mat<T>> image_rows, audio_rows;
     for (const MediaInput& m : media) {
+      require_media_tokens(c, m.kind == MediaInput::Kind::image ? MediaKind::image : MediaKind::audio, model_.dir());
       if (m.values.size() != static_cast<size_t>(m.rows * m.cols)) {
         fail("media input", "holds " + std::to_string(m.values.size()) + " values for " + std::to_string(m.rows) +
                                 " × " + std::to_string(m.cols));

@@ -74,7 +74,7 @@ uint64_t read_u64_le(const std::byte* p) {
 json parse_json(const std::string& path, std::string_view text, const std::string& what) {
   try {
     return json::parse(text.begin(), text.end());
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
     fail(path, what + " is not valid JSON: " + e.what());
   }
 }
@@ -204,6 +204,29 @@ void check_no_overlap(const std::string& path, const std::vector<Entry>& sorted)
   }
 }
 
+// The tensors must tile the data section exactly, as the safetensors library itself requires (its "invalid
+// offset" and "incomplete buffer" errors): a gap or a stray byte at the end means the header length and the data
+// disagree. A header length one byte short, for one, shifts every tensor by a byte; each would still lie inside
+// the file and read as plausible garbage.
+void check_coverage(const std::string& path, const std::vector<Entry>& sorted, uint64_t data_size) {
+  uint64_t expected = 0;
+  for (const Entry& e : sorted) {
+    if (e.begin == e.end) continue;
+    if (e.begin != expected) {
+      fail(path, "tensor " + quoted(e.view.name) + " starts at data offset " + std::to_string(e.begin) +
+                     " but the previous tensor ends at " + std::to_string(expected) +
+                     " (the tensors must tile the data section without gaps)");
+    }
+    expected = e.end;
+  }
+  if (expected != data_size) {
+    fail(path, "the data section (file size - 8 - header length " + std::to_string(data_size) + " bytes) differs "
+               "from the " + std::to_string(expected) + " bytes its tensors cover: the header length and the data "
+               "disagree (a header length off by " + std::to_string(int64_t(data_size) - int64_t(expected)) +
+               " bytes shifts every tensor), or the file has trailing bytes");
+  }
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------------
@@ -257,6 +280,7 @@ void SafetensorsFile::load() {
     return std::tie(a.begin, a.end, a.view.name) < std::tie(b.begin, b.end, b.view.name);
   });
   check_no_overlap(path, entries);
+  check_coverage(path, entries, data_size);
 
   tensors_.reserve(entries.size());
   for (Entry& e : entries) {

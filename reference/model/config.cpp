@@ -1,7 +1,10 @@
 #include "model/config.h"
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <limits>
+#include <type_traits>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -15,15 +18,78 @@ const char* layer_type_name(LayerType t) { return t == LayerType::full ? "full_a
 
 namespace {
 
+// An integer-valued JSON number as V: an integer literal, or a float with no fractional part (1e3), within V's
+// range. nlohmann's get<int>() would truncate 64.5 to 64 and wrap 1e10, each a silently different model.
+template <class V>
+V strict_int(const json& v, const std::string& where, const std::string& key) {
+  const auto bad = [&](const std::string& why) -> V {
+    fail(where, "key '" + key + "' = " + v.dump() + " " + why);
+  };
+  long double x = 0;
+  if (v.is_number_unsigned()) x = static_cast<long double>(v.get<uint64_t>());
+  else if (v.is_number_integer()) x = static_cast<long double>(v.get<int64_t>());
+  else if (v.is_number_float()) {
+    const double d = v.get<double>();
+    if (!std::isfinite(d) || d != std::floor(d)) return bad("must be an integer");
+    x = d;
+  } else {
+    fail(where, "key '" + key + "' has the wrong type (found " + v.dump() + "; expected an integer)");
+  }
+  if (x < static_cast<long double>(std::numeric_limits<V>::min()) ||
+      x > static_cast<long double>(std::numeric_limits<V>::max())) {
+    return bad("is out of range (at most " + std::to_string(std::numeric_limits<V>::max()) + ")");
+  }
+  return static_cast<V>(x);
+}
+
 // Reads key `k` of object `j` into `out` if present; a value of the wrong JSON type is an error naming the key.
 template <class V>
 void read(const json& j, const char* k, V& out, const std::string& where) {
   auto it = j.find(k);
   if (it == j.end() || it->is_null()) return;
-  try {
-    out = it->get<V>();
-  } catch (const json::exception&) {
-    fail(where, std::string("key '") + k + "' has the wrong type (found " + it->dump() + ")");
+  if constexpr (std::is_integral_v<V> && !std::is_same_v<V, bool>) {
+    out = strict_int<V>(*it, where, k);
+  } else {
+    try {
+      out = it->get<V>();
+    } catch (const json::exception&) {
+      fail(where, std::string("key '") + k + "' has the wrong type (found " + it->dump() + ")");
+    }
+  }
+}
+
+// Keys of spec §1.2 that select a different network than the one implemented (Gemma 4 variants: mixture of
+// experts, double-wide MLP, biases, per-layer embeddings, KV sharing, another attention pattern). A config that
+// sets one of them to anything but the implemented value is refused by name instead of running as the wrong
+// model; absent or null means the implemented value.
+void refuse_unimplemented(const json& j, const std::string& where) {
+  struct Key {
+    const char* name;
+    json implemented;
+  };
+  static const Key kKeys[] = {
+      {"enable_moe_block", false},
+      {"use_double_wide_mlp", false},
+      {"attention_bias", false},
+      {"hidden_size_per_layer_input", 0},
+      {"vocab_size_per_layer_input", 0},
+      {"num_kv_shared_layers", 0},
+      {"use_bidirectional_attention", "vision"},
+      {"attn_logit_softcapping", nullptr},
+      {"num_experts", nullptr},
+      {"top_k_experts", nullptr},
+      {"moe_intermediate_size", nullptr},
+  };
+  for (const Key& k : kKeys) {
+    auto it = j.find(k.name);
+    if (it == j.end() || it->is_null()) continue;
+    const bool same = k.implemented.is_number() && it->is_number() ? it->get<double>() == k.implemented.get<double>()
+                                                                   : *it == k.implemented;
+    if (!same) {
+      fail(where, std::string("key '") + k.name + "' = " + it->dump() + " selects a variant this implementation "
+                  "does not implement (supported: " + (k.implemented.is_null() ? "absent or null" : k.implemented.dump()) +
+                  "; spec §1.2)");
+    }
   }
 }
 
@@ -44,10 +110,19 @@ std::vector<LayerType> default_layer_types(int n) {
 }
 
 void parse_text(const json& j, TextConfig& t, const std::string& where) {
+  refuse_unimplemented(j, where);
   read(j, "vocab_size", t.vocab_size, where);
   read(j, "hidden_size", t.hidden_size, where);
   read(j, "intermediate_size", t.intermediate_size, where);
   read(j, "num_hidden_layers", t.num_hidden_layers, where);
+  // Checked here, before the per-layer tables below are sized from it.
+  if (t.num_hidden_layers > kMaxHiddenLayers) {
+    fail(where, "key 'num_hidden_layers' = " + std::to_string(t.num_hidden_layers) + " exceeds the limit of " +
+                    std::to_string(kMaxHiddenLayers) + " layers");
+  }
+  if (t.num_hidden_layers <= 0) {
+    fail(where, "key 'num_hidden_layers' = " + std::to_string(t.num_hidden_layers) + " must be positive");
+  }
   read(j, "num_attention_heads", t.num_attention_heads, where);
   read(j, "num_key_value_heads", t.num_key_value_heads, where);
   read(j, "head_dim", t.head_dim, where);
@@ -61,12 +136,23 @@ void parse_text(const json& j, TextConfig& t, const std::string& where) {
   read(j, "pad_token_id", t.pad_token_id, where);
   read(j, "bos_token_id", t.bos_token_id, where);
   if (auto it = j.find("eos_token_id"); it != j.end() && !it->is_null()) {
-    if (it->is_array()) read(j, "eos_token_id", t.eos_token_ids, where);
-    else { int e = 0; read(j, "eos_token_id", e, where); t.eos_token_ids = {e}; }
+    if (it->is_array()) {
+      if (it->size() > 64) fail(where, "key 'eos_token_id' lists " + std::to_string(it->size()) + " ids (at most 64)");
+      t.eos_token_ids.clear();
+      for (const auto& e : *it) t.eos_token_ids.push_back(strict_int<int>(e, where, "eos_token_id"));
+    } else {
+      int e = 0;
+      read(j, "eos_token_id", e, where);
+      t.eos_token_ids = {e};
+    }
   }
   t.layer_types = default_layer_types(t.num_hidden_layers);
   if (auto it = j.find("layer_types"); it != j.end() && !it->is_null()) {
     if (!it->is_array()) fail(where, "key 'layer_types' must be a list, found " + it->dump());
+    if (it->size() > size_t(kMaxHiddenLayers)) {
+      fail(where, "key 'layer_types' has " + std::to_string(it->size()) + " entries, over the limit of " +
+                      std::to_string(kMaxHiddenLayers) + " layers");
+    }
     t.layer_types.clear();
     for (const auto& e : *it) {
       const std::string s = e.is_string() ? e.get<std::string>() : e.dump();
@@ -103,12 +189,20 @@ ModelConfig parse_config(const json& j, const std::string& source) {
   } else {
     parse_text(j, c.text, source);
   }
+  refuse_unimplemented(j, source);
   if (auto it = j.find("vision_config"); it != j.end() && !it->is_null()) {
     const std::string w = source + " vision_config";
+    if (!it->is_object()) fail(w, "must be an object, found " + it->dump());
     c.vision.present = true;
     read(*it, "patch_size", c.vision.patch_size, w);
     read(*it, "pooling_kernel_size", c.vision.pooling_kernel_size, w);
-    c.vision.model_patch_size = c.vision.patch_size * c.vision.pooling_kernel_size;
+    // In 64 bits: two ints from the file may overflow an int product.
+    const int64_t model_patch = int64_t(c.vision.patch_size) * c.vision.pooling_kernel_size;
+    if (model_patch <= 0 || model_patch > kMaxPatchSide) {
+      fail(w, "patch_size × pooling_kernel_size = " + std::to_string(model_patch) + " lies outside [1, " +
+                  std::to_string(kMaxPatchSide) + "]");
+    }
+    c.vision.model_patch_size = static_cast<int>(model_patch);
     read(*it, "model_patch_size", c.vision.model_patch_size, w);
     read(*it, "mm_embed_dim", c.vision.mm_embed_dim, w);
     read(*it, "mm_posemb_size", c.vision.mm_posemb_size, w);
@@ -119,6 +213,7 @@ ModelConfig parse_config(const json& j, const std::string& source) {
   }
   if (auto it = j.find("audio_config"); it != j.end() && !it->is_null()) {
     const std::string w = source + " audio_config";
+    if (!it->is_object()) fail(w, "must be an object, found " + it->dump());
     c.audio.present = true;
     read(*it, "audio_embed_dim", c.audio.audio_embed_dim, w);
     read(*it, "rms_norm_eps", c.audio.rms_norm_eps, w);
@@ -151,6 +246,24 @@ void validate_config(const ModelConfig& c) {
   positive("global_head_dim", t.global_head_dim);
   positive("num_global_key_value_heads", t.num_global_key_value_heads);
   positive("sliding_window", t.sliding_window);
+  // Upper limits (README "Limits"): far above any Gemma 4 size, low enough that every product of them used to
+  // size a buffer or index a tensor fits in int64 and a hostile config fails here, not in an allocation.
+  auto at_most = [&](const char* key, int64_t v, int64_t limit) {
+    if (v > limit) {
+      fail(w, std::string("key '") + key + "' = " + std::to_string(v) + " exceeds the limit of " +
+                  std::to_string(limit));
+    }
+  };
+  at_most("vocab_size", t.vocab_size, kMaxVocab);
+  at_most("hidden_size", t.hidden_size, kMaxWidth);
+  at_most("intermediate_size", t.intermediate_size, kMaxIntermediate);
+  at_most("num_hidden_layers", t.num_hidden_layers, kMaxHiddenLayers);
+  at_most("num_attention_heads", t.num_attention_heads, kMaxHeads);
+  at_most("head_dim", t.head_dim, kMaxHeadDim);
+  at_most("global_head_dim", t.global_head_dim, kMaxHeadDim);
+  at_most("num_key_value_heads", t.num_key_value_heads, kMaxHeads);
+  at_most("num_global_key_value_heads", t.num_global_key_value_heads, kMaxHeads);
+  at_most("sliding_window", t.sliding_window, kMaxContextWindow);
   if (t.num_attention_heads % t.num_key_value_heads != 0) {
     fail(w, "key 'num_key_value_heads' = " + std::to_string(t.num_key_value_heads) +
                 " must divide num_attention_heads = " + std::to_string(t.num_attention_heads));
@@ -194,13 +307,17 @@ void validate_config(const ModelConfig& c) {
   token("pad_token_id", t.pad_token_id);
   token("bos_token_id", t.bos_token_id);
   for (int e : t.eos_token_ids) token("eos_token_id", e);
-  token("boi_token_id", c.boi_token_id);
-  token("eoi_token_id", c.eoi_token_id);
-  token("image_token_id", c.image_token_id);
-  token("video_token_id", c.video_token_id);
-  token("boa_token_id", c.boa_token_id);
-  token("eoa_token_index", c.eoa_token_id);
-  token("audio_token_id", c.audio_token_id);
+  // Media ids may be absent (kAbsentTokenId: a vocabulary without media pieces); present ones must be valid.
+  auto media_token = [&](const char* key, int64_t id) {
+    if (id != kAbsentTokenId) token(key, id);
+  };
+  media_token("boi_token_id", c.boi_token_id);
+  media_token("eoi_token_id", c.eoi_token_id);
+  media_token("image_token_id", c.image_token_id);
+  media_token("video_token_id", c.video_token_id);
+  media_token("boa_token_id", c.boa_token_id);
+  media_token("eoa_token_index", c.eoa_token_id);
+  media_token("audio_token_id", c.audio_token_id);
   if (!c.tie_word_embeddings) fail(w, "key 'tie_word_embeddings' must be true (the output head is the embedding table)");
   if (c.vision.present) {
     positive("vision_config.mm_embed_dim", c.vision.mm_embed_dim);
@@ -212,7 +329,17 @@ void validate_config(const ModelConfig& c) {
                   " must equal mm_embed_dim = " + std::to_string(c.vision.mm_embed_dim));
     }
   }
-  if (c.audio.present) positive("audio_config.audio_embed_dim", c.audio.audio_embed_dim);
+  if (c.vision.present) {
+    positive("vision_config.patch_size", c.vision.patch_size);
+    positive("vision_config.pooling_kernel_size", c.vision.pooling_kernel_size);
+    at_most("vision_config.model_patch_size", c.vision.model_patch_size, kMaxPatchSide);
+    at_most("vision_config.mm_embed_dim", c.vision.mm_embed_dim, kMaxWidth);
+    at_most("vision_config.mm_posemb_size", c.vision.mm_posemb_size, kMaxPosemb);
+  }
+  if (c.audio.present) {
+    positive("audio_config.audio_embed_dim", c.audio.audio_embed_dim);
+    at_most("audio_config.audio_embed_dim", c.audio.audio_embed_dim, kMaxWidth);
+  }
 }
 
 json config_to_json(const ModelConfig& c) {
@@ -316,7 +443,7 @@ ModelConfig load_config(const std::string& path) {
   json j;
   try {
     j = json::parse(ss.str());
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
     fail(path, std::string("malformed JSON: ") + e.what());
   }
   return parse_config(j, path);

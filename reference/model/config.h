@@ -11,6 +11,20 @@ namespace g4ref {
 
 enum class LayerType { sliding, full };
 
+// Upper limits of config.json sizes (README "Limits"); a config over one is refused naming the key and the limit.
+inline constexpr int kMaxHiddenLayers = 1024;
+inline constexpr int64_t kMaxVocab = int64_t(1) << 24;
+inline constexpr int64_t kMaxWidth = int64_t(1) << 16;         // hidden_size, mm_embed_dim, audio_embed_dim
+inline constexpr int64_t kMaxIntermediate = int64_t(1) << 20;
+inline constexpr int kMaxHeads = 1024;
+inline constexpr int kMaxHeadDim = 4096;
+inline constexpr int kMaxPatchSide = 1024;
+inline constexpr int kMaxPosemb = 1 << 16;
+inline constexpr int kMaxContextWindow = 1 << 20;  // sliding_window
+
+// A media token id the model's vocabulary does not define (a text-only GGUF without media pieces).
+inline constexpr int kAbsentTokenId = -1;
+
 struct RopeParams {
   std::string rope_type = "default";  // "default" or "proportional" (spec §2.6)
   double theta = 10000.0;

@@ -25,17 +25,25 @@ ModelConfig config_from_gguf(const GgufFile& f) {
   ModelConfig c;
   c.source = where;
   TextConfig& t = c.text;
-  t.hidden_size = static_cast<int64_t>(f.get_uint(a + "embedding_length"));
-  t.intermediate_size = static_cast<int64_t>(f.get_uint(a + "feed_forward_length"));
-  t.num_hidden_layers = static_cast<int>(f.get_uint(a + "block_count"));
-  t.num_attention_heads = static_cast<int>(f.get_uint(a + "attention.head_count"));
-  t.global_head_dim = static_cast<int>(f.get_uint(a + "attention.key_length"));
-  t.head_dim = static_cast<int>(f.get_uint(a + "attention.key_length_swa"));
+  // A size key, range-checked before it is narrowed: a wrapped value would size tables from a negative number.
+  auto size_key = [&](const std::string& key, int64_t limit) -> int64_t {
+    const uint64_t v = f.get_uint(key);
+    if (v > static_cast<uint64_t>(limit)) {
+      fail(where, key + " = " + std::to_string(v) + " exceeds the limit of " + std::to_string(limit));
+    }
+    return static_cast<int64_t>(v);
+  };
+  t.hidden_size = size_key(a + "embedding_length", kMaxWidth);
+  t.intermediate_size = size_key(a + "feed_forward_length", kMaxIntermediate);
+  t.num_hidden_layers = static_cast<int>(size_key(a + "block_count", kMaxHiddenLayers));
+  t.num_attention_heads = static_cast<int>(size_key(a + "attention.head_count", kMaxHeads));
+  t.global_head_dim = static_cast<int>(size_key(a + "attention.key_length", kMaxHeadDim));
+  t.head_dim = static_cast<int>(size_key(a + "attention.key_length_swa", kMaxHeadDim));
   if (f.get_uint(a + "attention.value_length") != static_cast<uint64_t>(t.global_head_dim) ||
       f.get_uint(a + "attention.value_length_swa") != static_cast<uint64_t>(t.head_dim)) {
     fail(where, "value_length differs from key_length (Gemma 4 has equal K and V head sizes)");
   }
-  t.sliding_window = static_cast<int>(f.get_uint(a + "attention.sliding_window"));
+  t.sliding_window = static_cast<int>(size_key(a + "attention.sliding_window", kMaxContextWindow));
   t.rms_norm_eps = gguf_f32_decimal(f, a + "attention.layer_norm_rms_epsilon");
   t.final_logit_softcapping = f.find(a + "final_logit_softcapping") ? gguf_f32_decimal(f, a + "final_logit_softcapping") : 0.0;
   if (f.find(a + "attention.shared_kv_layers") && f.get_uint(a + "attention.shared_kv_layers") != 0) {
@@ -59,9 +67,13 @@ ModelConfig config_from_gguf(const GgufFile& f) {
   const GgufValue& kv = f.get(a + "attention.head_count_kv");
   std::vector<int64_t> kv_heads;
   if (std::holds_alternative<GgufArray>(kv)) {
-    for (const GgufScalar& s : std::get<GgufArray>(kv).items) kv_heads.push_back(gguf_scalar_int(s, where, a + "attention.head_count_kv"));
+    for (const GgufScalar& s : std::get<GgufArray>(kv).items) {
+      const int64_t v = gguf_scalar_int(s, where, a + "attention.head_count_kv");
+      if (v < 0 || v > kMaxHeads) fail(where, a + "attention.head_count_kv holds " + std::to_string(v) + " (0 to 1024)");
+      kv_heads.push_back(v);
+    }
   } else {
-    kv_heads.assign(static_cast<size_t>(t.num_hidden_layers), static_cast<int64_t>(f.get_uint(a + "attention.head_count_kv")));
+    kv_heads.assign(static_cast<size_t>(t.num_hidden_layers), size_key(a + "attention.head_count_kv", kMaxHeads));
   }
   if (kv_heads.size() != static_cast<size_t>(t.num_hidden_layers)) fail(where, a + "attention.head_count_kv has the wrong length");
   int sliding_kv = -1, full_kv = -1;
@@ -94,9 +106,16 @@ ModelConfig config_from_gguf(const GgufFile& f) {
   t.vocab_size = embd.ne[1];
   if (f.find_tensor("output.weight")) fail(where, "has an untied output.weight; Gemma 4 ties it to token_embd");
 
-  if (f.find("tokenizer.ggml.bos_token_id")) t.bos_token_id = static_cast<int>(f.get_uint("tokenizer.ggml.bos_token_id"));
-  if (f.find("tokenizer.ggml.eos_token_id")) t.eos_token_ids = {static_cast<int>(f.get_uint("tokenizer.ggml.eos_token_id"))};
-  if (f.find("tokenizer.ggml.padding_token_id")) t.pad_token_id = static_cast<int>(f.get_uint("tokenizer.ggml.padding_token_id"));
+  if (f.find("tokenizer.ggml.bos_token_id")) t.bos_token_id = static_cast<int>(size_key("tokenizer.ggml.bos_token_id", kMaxVocab));
+  if (f.find("tokenizer.ggml.eos_token_id")) t.eos_token_ids = {static_cast<int>(size_key("tokenizer.ggml.eos_token_id", kMaxVocab))};
+  if (f.find("tokenizer.ggml.padding_token_id")) t.pad_token_id = static_cast<int>(size_key("tokenizer.ggml.padding_token_id", kMaxVocab));
+  // A media id is what the vocabulary defines: a text-only GGUF (llama.cpp's own writer, a text model's
+  // vocabulary) may have no media pieces, and then its media ids are absent (kAbsentTokenId). Loading succeeds;
+  // only a request with media fails (require_media_tokens, prompt/media_placeholders.h).
+  for (int* id : {&c.boi_token_id, &c.eoi_token_id, &c.image_token_id, &c.video_token_id, &c.boa_token_id,
+                  &c.eoa_token_id, &c.audio_token_id}) {
+    *id = kAbsentTokenId;
+  }
   if (f.find("tokenizer.ggml.tokens")) {
     std::map<std::string, int> ids;
     const GgufArray& tokens = f.get_array("tokenizer.ggml.tokens");

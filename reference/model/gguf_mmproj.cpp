@@ -40,6 +40,20 @@ void Model::attach_mmproj(const std::string& path) {
   const bool has_audio = f->find("clip.has_audio_encoder") && f->get_bool("clip.has_audio_encoder");
   if (!has_vision && !has_audio) fail(path, "has neither a vision nor an audio encoder");
   const int64_t H = config_.text.hidden_size;
+  // The checks of config.json apply to the sizes read from the mmproj, but a failure must name this file.
+  auto validate_here = [&] {
+    ModelConfig check = config_;
+    check.source = path;
+    validate_config(check);
+  };
+  // A GGUF size as an int, refused (naming the key) when it does not fit rather than wrapping negative.
+  auto small_uint = [&](const std::string& key, uint64_t limit) -> int64_t {
+    const uint64_t v = f->get_uint(key);
+    if (v == 0 || v > limit) {
+      fail(path, key + " = " + std::to_string(v) + " lies outside [1, " + std::to_string(limit) + "]");
+    }
+    return static_cast<int64_t>(v);
+  };
 
   // ne of a tensor, checked: the error names the file, the tensor and both shapes.
   auto tensor = [&](const std::string& name, const std::vector<int64_t>& ne) -> const GgufTensor& {
@@ -68,17 +82,22 @@ void Model::attach_mmproj(const std::string& path) {
     }
     VisionConfig& vc = config_.vision;
     vc.present = true;
-    vc.patch_size = static_cast<int>(f->get_uint("clip.vision.patch_size"));
+    vc.patch_size = static_cast<int>(small_uint("clip.vision.patch_size", kMaxPatchSide / kMergeFactor));
     vc.pooling_kernel_size = kMergeFactor;
     vc.model_patch_size = vc.patch_size * kMergeFactor;
-    vc.mm_embed_dim = vc.output_proj_dims = static_cast<int64_t>(f->get_uint("clip.vision.embedding_length"));
+    vc.mm_embed_dim = vc.output_proj_dims = small_uint("clip.vision.embedding_length", kMaxWidth);
     vc.rms_norm_eps = gguf_f32_decimal(*f, "clip.vision.attention.layer_norm_epsilon");
     vc.layer_norm_eps = 1e-5;  // hard-coded in llama.cpp's gemma4uv graph, as in HF (spec §3.2)
     const int64_t E = vc.mm_embed_dim, P = vc.patch_values();
     const GgufTensor& pos = f->tensor("v.position_embd.weight");
     if (pos.ne.size() != 3) fail(path, "tensor 'v.position_embd.weight' must have 3 dimensions [E, positions, 2]");
+    if (pos.ne[1] < 1 || pos.ne[1] > kMaxPosemb) {
+      fail(path, "tensor 'v.position_embd.weight' has " + std::to_string(pos.ne[1]) + " positions (expected 1 to " +
+                     std::to_string(kMaxPosemb) + ")");
+    }
     vc.mm_posemb_size = static_cast<int>(pos.ne[1]);
     tensor("v.position_embd.weight", {E, vc.mm_posemb_size, 2});
+    validate_here();  // before any tensor is converted
 
     const std::vector<int64_t> perm = gguf_patch_chw_permutation(vc.model_patch_size);
     auto unpermute = [&](const GgufTensor& t) {  // CHW columns back to the checkpoint's HWC order
@@ -123,10 +142,11 @@ void Model::attach_mmproj(const std::string& path) {
     AudioConfig& ac = config_.audio;
     ac.present = true;
     ac.audio_embed_dim = proj.ne[0];
+    validate_here();
     ac.rms_norm_eps = 1e-6;  // hard-coded in llama.cpp's clip.cpp for gemma4ua, as in HF
     audio_.projection = gguf_matrix_view(proj);
   }
-  validate_config(config_);
+  validate_here();
   mmproj_ = std::move(f);
 }
 

@@ -1,6 +1,8 @@
 #include "numerics/matmul.h"
 
 #include <algorithm>
+#include <cmath>
+#include <exception>
 #include <type_traits>
 #include <vector>
 
@@ -27,6 +29,30 @@ T element(const MatrixView& w, int64_t index) {
   return T(0);
 }
 
+// A weight is used only after it is converted, so this is where a non-finite stored value (a corrupt or
+// shifted checkpoint) is caught: the first one fails, naming the tensor and the element, instead of turning every
+// logit into NaN.
+[[noreturn]] void non_finite(const MatrixView& w, int64_t index, double value) {
+  const int64_t cols = std::max<int64_t>(w.cols, 1);
+  const std::string at = w.rows == 1 || w.cols == 1 ? "[" + std::to_string(index) + "]"
+                                                    : "[" + std::to_string(index / cols) + ", " +
+                                                          std::to_string(index % cols) + "]";
+  fail(w.name.empty() ? std::string("weight") : w.name,
+       std::string("holds a non-finite value (") + (std::isnan(value) ? "NaN" : value > 0 ? "+inf" : "-inf") +
+           ") at " + at +
+           (w.quantized() ? " after dequantization" : "") + "; weights must be finite");
+}
+
+template <class T>
+void check_finite(const MatrixView& w, int64_t base, const T* values, int64_t count) {
+  bool bad = false;
+  for (int64_t i = 0; i < count; ++i) bad |= !std::isfinite(values[i]);
+  if (!bad) return;
+  for (int64_t i = 0; i < count; ++i) {
+    if (!std::isfinite(values[i])) non_finite(w, base + i, static_cast<double>(values[i]));
+  }
+}
+
 }  // namespace
 
 template <class T>
@@ -42,19 +68,25 @@ void convert_rows(const MatrixView& w, int64_t row0, int64_t n, Mat<T>& out) {
       dequantize_row(w.quant, w.data + (row0 + r) * row_bytes, row.data(), w.cols);
       for (int64_t i = 0; i < w.cols; ++i) dst[r * w.cols + i] = static_cast<T>(row[i]);
     }
+    check_finite(w, base, dst, count);
     return;
   }
   if (w.dtype == DType::BF16) {
     // The hot path of every weight: bf16 -> T is a shift, done without per-element dispatch.
+    // The finiteness test is on the bits (exponent all ones), folded into the same pass.
     const std::byte* src = w.data + base * 2;
+    bool bad = false;
     for (int64_t i = 0; i < count; ++i) {
       uint16_t b;
       std::memcpy(&b, src + 2 * i, 2);
+      bad |= (b & 0x7F80u) == 0x7F80u;
       dst[i] = static_cast<T>(bf16_bits_to_float(b));
     }
+    if (bad) check_finite(w, base, dst, count);
     return;
   }
   for (int64_t i = 0; i < count; ++i) dst[i] = element<T>(w, base + i);
+  check_finite(w, base, dst, count);
 }
 
 template <class T>
@@ -66,6 +98,7 @@ Vec<T> convert_vector(const MatrixView& w) {
   }
   Vec<T> v(w.rows * w.cols);
   for (int64_t i = 0; i < v.size(); ++i) v[i] = element<T>(w, i);
+  check_finite(w, 0, v.data(), v.size());
   return v;
 }
 
@@ -93,6 +126,10 @@ Mat<T> matmul_nt(const Mat<T>& x, const MatrixView& w, const Vec<T>* bias) {
   const int64_t col_blocks = (m + kColBlock - 1) / kColBlock;
   const bool native = w.dtype == native_dtype<T>() && !w.quantized();
 
+  // An exception must not leave an OpenMP region: the one of the lowest block is kept (the same whatever the
+  // thread count) and rethrown after it.
+  std::exception_ptr error;
+  int64_t error_block = col_blocks;
 #pragma omp parallel
   {
     Mat<T> converted;  // per-thread buffer: one block of weight rows as T
@@ -101,7 +138,18 @@ Mat<T> matmul_nt(const Mat<T>& x, const MatrixView& w, const Vec<T>* bias) {
       const int64_t j0 = cb * kColBlock;
       const int64_t nj = std::min(kColBlock, m - j0);
       using RowMajorMap = Eigen::Map<const Mat<T>>;
-      if (!native) convert_rows(w, j0, nj, converted);
+      if (!native) {
+        try {
+          convert_rows(w, j0, nj, converted);
+        } catch (...) {
+#pragma omp critical(g4ref_matmul_error)
+          if (cb < error_block) {
+            error = std::current_exception();
+            error_block = cb;
+          }
+          continue;
+        }
+      }
       const T* wdata = native ? reinterpret_cast<const T*>(w.data) + j0 * w.cols : converted.data();
       RowMajorMap wb(wdata, nj, w.cols);
       for (int64_t i0 = 0; i0 < n; i0 += kRowBlock) {
@@ -111,6 +159,7 @@ Mat<T> matmul_nt(const Mat<T>& x, const MatrixView& w, const Vec<T>* bias) {
       }
     }
   }
+  if (error) std::rethrow_exception(error);
   return y;
 }
 

@@ -45,7 +45,7 @@ namespace g4ref {
 namespace {
 
 // No more than 2^30 interleaved samples (4 GiB of float) are ever held, whatever the header says.
-constexpr int64_t kMaxDecodedSamples = int64_t{1} << 30;
+constexpr int64_t kMaxDecodedSamples = int64_t{1} << 27;  // 512 MB of float samples, all channels
 // When only the start of a file is wanted, this much more is read and resampled, so that the kept part
 // never sees the resampler's end-of-stream flush (a second is far longer than the HQ filter; the
 // tests check that a capped result equals the start of the uncapped one bit for bit).
@@ -267,6 +267,18 @@ DecodedAudio decode_audio(const std::string& path, double max_seconds, double re
     fail(path, "truncated audio: the stream ended unexpectedly (no end-of-stream marker)");
   }
   if (done == 0) fail(path, "no audio frames (" + audio.format + " with zero length)");
+  // A float WAV (or any float format) may hold NaN or infinity; each would spread through the frame's RMSNorm
+  // into NaN logits. Fail at the first one, naming where it is.
+  for (size_t i = 0; i < out.size(); ++i) {
+    if (!std::isfinite(out[i])) {
+      const int64_t frame = static_cast<int64_t>(i / size_t(info.channels));
+      char where[96];
+      std::snprintf(where, sizeof where, "frame %lld, channel %d, %.6f s", static_cast<long long>(frame),
+                    static_cast<int>(i % size_t(info.channels)), static_cast<double>(frame) / info.samplerate);
+      fail(path, std::string("sample is ") + (std::isnan(out[i]) ? "NaN" : "infinite") + " at " + where +
+                     "; audio samples must be finite");
+    }
+  }
   return audio;
 }
 

@@ -13,10 +13,10 @@ namespace g4ref {
 inline constexpr int kAudioSampleRate = 16000;
 // Google documents a 30-second clip limit; longer clips (> 750 frames of 640) are out of distribution (spec §4, §8).
 inline constexpr double kAudioInDistributionSeconds = 30.0;
-// decode_audio refuses files longer than this unless told otherwise: an hour of 16 kHz audio is already
-// 90,000 soft tokens, far past anything the model can use, and the limit keeps a hostile header from
-// asking for gigabytes.
-inline constexpr double kDefaultMaxDecodeSeconds = 3600.0;
+// decode_audio refuses files longer than this unless told otherwise: ten minutes are already 15,000 soft
+// tokens, twenty times the 30 s the model was trained on, and the limit keeps a tiny, highly compressed file
+// (an hour of FLAC silence is under 1 MB) from asking for gigabytes of decoded samples (README "Limits").
+inline constexpr double kDefaultMaxDecodeSeconds = 600.0;
 
 struct DecodedAudio {
   int sample_rate = 0;

@@ -114,6 +114,20 @@ struct StbFree {
   void operator()(void* p) const { stbi_image_free(p); }
 };
 
+// The format the first bytes announce, or "" when none: stb tries each decoder in turn and reports the reason
+// of the last one tried, so a truncated JPEG would otherwise be reported as "Not a PNG".
+std::string magic_format(const std::vector<uint8_t>& b) {
+  auto starts = [&](std::initializer_list<uint8_t> sig) {
+    return b.size() >= sig.size() && std::equal(sig.begin(), sig.end(), b.begin());
+  };
+  if (starts({0xFF, 0xD8, 0xFF})) return "JPEG";
+  if (starts({0x89, 'P', 'N', 'G'})) return "PNG";
+  if (starts({'G', 'I', 'F', '8'})) return "GIF";
+  if (starts({'B', 'M'})) return "BMP";
+  if (b.size() >= 2 && b[0] == 'P' && b[1] >= '1' && b[1] <= '7') return "PNM";
+  return "";
+}
+
 bool is_png(const std::vector<uint8_t>& b) {
   static constexpr uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
   return b.size() >= 8 && std::equal(sig, sig + 8, b.begin());
@@ -328,7 +342,12 @@ RgbImage decode_image_bytes(const std::vector<uint8_t>& bytes, const std::string
   if (png_declared_size(bytes, &pw, &ph)) check_declared_size(name, pw, ph, limits);
   int w = 0, h = 0, comp = 0;
   reader.restart();
+  const std::string format = magic_format(bytes);
   if (!stbi_info_from_callbacks(&kCallbacks, &reader, &w, &h, &comp)) {
+    if (!format.empty()) {
+      fail(name, "not a readable " + format + ": truncated or corrupt, its header cannot be read (" + std::to_string(bytes.size()) +
+                     " bytes" + (reader.read_past_end ? ", the data ends inside the header" : "") + ")");
+    }
     fail(name, "not a readable PNG, JPEG, BMP, GIF, PNM or TGA image (" + stb_reason() + ")");
   }
   check_declared_size(name, w, h, limits);
@@ -343,7 +362,10 @@ RgbImage decode_image_bytes(const std::vector<uint8_t>& bytes, const std::string
   std::unique_ptr<void, StbFree> pixels(
       gray16_png ? static_cast<void*>(stbi_load_16_from_callbacks(&kCallbacks, &reader, &dw, &dh, &dcomp, 1))
                  : static_cast<void*>(stbi_load_from_callbacks(&kCallbacks, &reader, &dw, &dh, &dcomp, want)));
-  if (!pixels) fail(name, "cannot decode: " + stb_reason());
+  if (!pixels) {
+    fail(name, "cannot decode" + (format.empty() ? std::string() : " the " + format) + ": " + stb_reason() +
+                   (reader.read_past_end ? " (the file is truncated)" : ""));
+  }
   if (reader.read_past_end) fail(name, "truncated: the image data ends before the declared " + size_str(w, h) + " pixels");
   if (dw != w || dh != h) {
     fail(name, "decoded size " + size_str(dw, dh) + " differs from the header's " + size_str(w, h));

@@ -16,6 +16,28 @@ const std::string& string_item(const GgufScalar& s, const GgufFile& f, const std
   return *v;
 }
 
+// The byte offset of the first byte that breaks UTF-8 in S, or npos. (JSON strings must be UTF-8; nlohmann's
+// dump() would otherwise throw a type_error without naming the token.)
+size_t invalid_utf8_at(const std::string& s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    int n = c < 0x80 ? 0 : (c >> 5) == 0x6 ? 1 : (c >> 4) == 0xE ? 2 : (c >> 3) == 0x1E ? 3 : -1;
+    if (n < 0 || (n == 1 && c < 0xC2) || (n == 3 && c > 0xF4) || i + size_t(n) >= s.size() + (n == 0)) return i;
+    uint32_t cp = n == 0 ? c : c & (0x3F >> n);
+    for (int k = 1; k <= n; ++k) {
+      const unsigned char d = static_cast<unsigned char>(s[i + size_t(k)]);
+      if ((d & 0xC0) != 0x80) return i;
+      cp = cp << 6 | (d & 0x3F);
+    }
+    if ((n == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF))) {
+      return i;
+    }
+    i += size_t(n) + 1;
+  }
+  return std::string::npos;
+}
+
 }  // namespace
 
 std::string gguf_tokenizer_json(const GgufFile& f) {
@@ -36,6 +58,10 @@ std::string gguf_tokenizer_json(const GgufFile& f) {
   for (size_t id = 0; id < tokens.items.size(); ++id) {
     const std::string& piece = string_item(tokens.items[id], f, "tokenizer.ggml.tokens");
     const int64_t type = gguf_scalar_int(types.items[id], f.path(), "tokenizer.ggml.token_type");
+    if (const size_t bad = invalid_utf8_at(piece); bad != std::string::npos) {
+      fail(f.path(), "tokenizer.ggml.tokens[" + std::to_string(id) + "] is not valid UTF-8 (byte " +
+                         std::to_string(bad) + " of " + std::to_string(piece.size()) + ")");
+    }
     if (!ids.emplace(piece, static_cast<int>(id)).second) {
       if (type == GgufTokenType::kUnused) continue;  // padding rows may repeat a spelling; they are never produced
       fail(f.path(), "tokenizer.ggml.tokens spells '" + piece + "' twice");
@@ -51,6 +77,9 @@ std::string gguf_tokenizer_json(const GgufFile& f) {
   if (f.find("tokenizer.ggml.merges")) {
     for (const GgufScalar& m : f.get_array("tokenizer.ggml.merges").items) {
       const std::string& text = string_item(m, f, "tokenizer.ggml.merges");
+      if (const size_t bad = invalid_utf8_at(text); bad != std::string::npos) {
+        fail(f.path(), "a tokenizer.ggml.merges entry is not valid UTF-8 (byte " + std::to_string(bad) + ")");
+      }
       // "left right": the split is the space whose two sides are both pieces (a piece may hold a space itself).
       bool found = false;
       for (size_t cut = text.find(' '); cut != std::string::npos && !found; cut = text.find(' ', cut + 1)) {

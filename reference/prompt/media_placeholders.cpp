@@ -77,9 +77,36 @@ std::string expand_media_markers(const std::string& rendered, const std::vector<
   return out + rendered.substr(std::min(pos, rendered.size()));
 }
 
+void require_media_tokens(const ModelConfig& c, MediaKind kind, const std::string& model_name) {
+  struct Need {
+    const char* piece;
+    int id;
+  };
+  std::vector<Need> need;
+  const char* what = "an image";
+  switch (kind) {
+    case MediaKind::image: need = {{"<|image>", c.boi_token_id}, {"<|image|>", c.image_token_id}, {"<image|>", c.eoi_token_id}}; break;
+    case MediaKind::video:
+      what = "a video";
+      need = {{"<|image>", c.boi_token_id}, {"<|video|>", c.video_token_id}, {"<image|>", c.eoi_token_id}};
+      break;
+    case MediaKind::audio:
+      what = "audio";
+      need = {{"<|audio>", c.boa_token_id}, {"<|audio|>", c.audio_token_id}, {"<audio|>", c.eoa_token_id}};
+      break;
+  }
+  for (const Need& n : need) {
+    if (n.id == kAbsentTokenId) {
+      fail(model_name, std::string("the request has ") + what + ", but the model's vocabulary has no '" + n.piece +
+                           "' token (a text-only vocabulary); media cannot be placed in its prompt");
+    }
+  }
+}
+
 std::vector<int> token_types_for(const std::vector<int>& ids, const ModelConfig& c) {
   std::vector<int> types(ids.size(), kText);
   for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] < 0) continue;
     if (ids[i] == c.image_token_id) types[i] = kImage;
     else if (ids[i] == c.video_token_id) types[i] = kVideo;
     else if (ids[i] == c.audio_token_id) types[i] = kAudio;

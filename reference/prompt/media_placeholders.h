@@ -25,6 +25,10 @@ std::string expand_media_markers(const std::string& rendered, const std::vector<
 // "mm:ss" of a timestamp: floor(t / 60) and floor(t mod 60), two digits each.
 std::string mmss(double seconds);
 
+// Fails, naming the missing piece, when the model's vocabulary does not define the tokens media of KIND needs
+// (a text-only GGUF without media pieces: kAbsentTokenId). Called for each media item of a request.
+void require_media_tokens(const ModelConfig& c, MediaKind kind, const std::string& model_name);
+
 // mm_token_type_ids of a token sequence, from the config's placeholder ids.
 std::vector<int> token_types_for(const std::vector<int>& ids, const ModelConfig& c);
 
