@@ -119,7 +119,11 @@ TEST(Endpoint, LlamaServerAtF32AndQ8AndAPerturbedTensor) {
     const std::string gguf = d / (type + ".gguf");
     ASSERT_EQ(testing::run_command(std::string(G4REF_CLI) + " export-gguf --model " + dir + " --type " + type + " --out " + gguf, &out), 0) << out;
     const int port = free_port();
-    ServerProcess s(llama_server() + " -m " + gguf + " --host 127.0.0.1 --port " + std::to_string(port) + " -c 512 -t 2 --no-webui");
+    // F32 claims f32 arithmetic throughout: llama-server's defaults (an f16 KV cache, CPU flash attention that
+    // accumulates in f16) are not that, so they are switched off for it; Q8_0 runs with the defaults.
+    const std::string exact_kv = type == "f32" ? " -fa off -ctk f32 -ctv f32" : "";
+    ServerProcess s(llama_server() + " -m " + gguf + " --host 127.0.0.1 --port " + std::to_string(port) +
+                    " -c 512 -t 2 --no-webui" + exact_kv);
     const std::string url = "http://127.0.0.1:" + std::to_string(port);
     ASSERT_TRUE(wait_ready(url)) << "llama-server did not start on " << gguf;
     int rc = 0;
@@ -133,7 +137,8 @@ TEST(Endpoint, LlamaServerAtF32AndQ8AndAPerturbedTensor) {
   std::filesystem::copy_file(good, bad);
   perturb(bad, "blk.1.attn_q.weight", 64, 3.0f);
   const int port = free_port();
-  ServerProcess s(llama_server() + " -m " + bad + " --host 127.0.0.1 --port " + std::to_string(port) + " -c 512 -t 2 --no-webui");
+  ServerProcess s(llama_server() + " -m " + bad + " --host 127.0.0.1 --port " + std::to_string(port) +
+                  " -c 512 -t 2 --no-webui -fa off -ctk f32 -ctv f32");
   const std::string url = "http://127.0.0.1:" + std::to_string(port);
   ASSERT_TRUE(wait_ready(url));
   int rc = 0;

@@ -355,8 +355,10 @@ void add_crosscheck_command(CLI::App& app) {
   llama->add_option("--max-nmse", a->max_nmse,
                      "fail a position whose logits NMSE against the f32 reference exceeds this (default: by type, "
                      "1e-5 for f32 up to 5e-3 for quantized types); with media, the embeddings' NMSE (default: by "
-                     "projector type, 1e-10 for f32 up to 1e-3 for q8_0)");
+                     "projector type, 1e-10 for f32 up to 1e-3 for q8_0)")
+      ->check(finite_in(0));
   llama->add_option("--min-top1", a->min_top1, "fail when the top-1 agreement fraction is below this")
+      ->check(finite_in(0, 1))
       ->capture_default_str();
   llama->add_option("--keep", a->keep, "keep the GGUF and llama.cpp's logits in this directory");
   llama->add_option("--deviation", a->deviations, "test only: run the reference with a known wrong variant")
@@ -399,9 +401,9 @@ void add_crosscheck_command(CLI::App& app) {
   ep->add_option("--top-k", e->endpoint.top_k, "log-probabilities asked per position")->check(CLI::Range(1, 20))
       ->capture_default_str();
   ep->add_option("--max-kl", e->endpoint.max_kl, "fail a position above this KL (default: by the claim)")
-      ->check(CLI::PositiveNumber);
+      ->check(finite_in(0));
   ep->add_option("--min-top1", e->endpoint.min_top1, "fail when the top-1 agreement is below this")
-      ->check(CLI::Range(0.0, 1.0))->capture_default_str();
+      ->check(finite_in(0, 1))->capture_default_str();
   ep->add_option("--embed-scale", e->embed_scale,
                  "the reference's embedding scale: hf, llamacpp, or auto (llamacpp for a llama-server)")
       ->check(CLI::IsMember({"auto", "hf", "llamacpp"}))->capture_default_str();

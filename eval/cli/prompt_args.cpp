@@ -38,7 +38,7 @@ void PromptArgs::add_to(CLI::App& cmd) {
   cmd.add_option("--audio", audio, "an audio file (WAV, FLAC, OGG, Opus, MP3) in the user turn; repeatable")
       ->needs(p);
   cmd.add_option("--max-audio-seconds", max_audio_seconds, "cap each audio clip at this many seconds (0: none)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(finite_in(0));
   cmd.add_option("--alpha", alpha, "an image's alpha channel: drop (Hugging Face, default) or composite over white")
       ->check(CLI::IsMember({"drop", "composite"}))
       ->capture_default_str();
