@@ -3,10 +3,14 @@
 // (8 concurrent clients, 200 requests mixed good and bad: every good one answered correctly, none lost, memory flat).
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <fstream>
@@ -194,6 +198,47 @@ TEST(Server, TheOfficialOpenAiClient) {
   EXPECT_EQ(j["errors"]["logit_bias"]["status"], 400);
   EXPECT_EQ(j["errors"]["bad_image"]["status"], 400);
   EXPECT_EQ(j["errors"]["top_logprobs_too_many"]["status"], 400);
+}
+
+TEST(Server, AClientThatLeavesCancelsItsGeneration) {
+  ServeProcess s("--model " + testing::tiny_checkpoint());
+  ASSERT_GT(s.port, 0);
+  const std::string long_request =
+      R"({"messages": [{"role": "user", "content": "Go on forever"}], "max_completion_tokens": 20000, "temperature": 0})";
+  for (const bool stream : {false, true}) {
+    {
+      // A client that sends the request, reads the start of the answer and hangs up.
+      std::string body = long_request;
+      if (stream) body.insert(body.size() - 1, R"(, "stream": true)");
+      const std::string request = "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                                  "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+      const int fd = socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_port = htons(static_cast<uint16_t>(s.port));
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+      ASSERT_EQ(write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+      char buf[64];
+      ASSERT_GT(read(fd, buf, sizeof buf), 0);  // the answer has begun
+      close(fd);
+    }
+    // The generation stops at its next token instead of running to 20,000: /health counts it, and the model is free.
+    httplib::Client h("127.0.0.1", s.port);
+    h.set_read_timeout(60, 0);
+    int64_t cancelled = 0;
+    for (int i = 0; i < 200 && cancelled < (stream ? 2 : 1); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      auto r = h.Get("/health");
+      if (r) cancelled = nlohmann::json::parse(r->body).value("generations_cancelled", 0);
+    }
+    EXPECT_EQ(cancelled, stream ? 2 : 1) << (stream ? "streaming" : "whole answer");
+  }
+  httplib::Client c("127.0.0.1", s.port);
+  c.set_read_timeout(60, 0);
+  int status = 0;
+  EXPECT_EQ(post(c, "/v1/chat/completions", kHello, &status)["object"], "chat.completion");
+  EXPECT_EQ(status, 200);
 }
 
 TEST(Server, BoundedLoadOf200RequestsFrom8Clients) {

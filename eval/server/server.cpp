@@ -126,7 +126,9 @@ void Server::routes() {
     }
   };
 
-  s.Get("/health", [](const httplib::Request&, httplib::Response& res) { send_json(res, 200, {{"status", "ok"}}); });
+  s.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
+    send_json(res, 200, {{"status", "ok"}, {"requests_waiting", waiting_.load()}, {"generations_cancelled", cancelled_.load()}});
+  });
   s.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
     send_json(res, 200,
               {{"object", "list"},
@@ -167,31 +169,49 @@ void Server::routes() {
     const std::string id = "chatcmpl-" + std::to_string(next_id_++);
     const int64_t created = now_seconds();
     if (!r->stream) {
-      Turn turn(model_, waiting_, options_.max_queue);
-      const Prompt p = backend_.prepare(r->conversation, {});
-      const GenerateResult g = backend_.generate(p, r->generate);
-      std::string content;
-      const nlohmann::json calls = parse_tool_calls(g.text, &content);
-      nlohmann::json message = {{"role", "assistant"}, {"content", content}};
-      if (!calls.empty()) message["tool_calls"] = calls;
-      nlohmann::json logprobs = nullptr;
-      if (r->logprobs) {
-        logprobs = {{"content", nlohmann::json::array()}};
-        for (const TokenLogprob& t : g.logprobs) {
-          nlohmann::json e = chat_logprob_json(t, backend_);
-          e["top_logprobs"] = nlohmann::json(e["top_logprobs"].begin(), e["top_logprobs"].begin() +
-                                             std::min<size_t>(e["top_logprobs"].size(), static_cast<size_t>(r->top_logprobs)));
-          logprobs["content"].push_back(e);
+      // The answer is one JSON object, but it is sent as a chunked body whose generation writes one space (JSON's
+      // leading whitespace) per token: a client that has gone away makes a write fail, and the generation stops
+      // there instead of holding the model for nobody.
+      auto turn = std::make_shared<Turn>(model_, waiting_, options_.max_queue);
+      auto prompt = std::make_shared<Prompt>(backend_.prepare(r->conversation, {}));
+      res.set_chunked_content_provider("application/json", [this, r, turn, prompt, id, created](size_t, httplib::DataSink& sink) {
+        GenerateOptions g = r->generate;
+        bool gone = false;
+        g.cancelled = [&] { return gone || !sink.is_writable(); };
+        const GenerateResult result = backend_.generate(*prompt, g, [&](int) {
+          if (!gone && !sink.write(" ", 1)) gone = true;
+        });
+        if (gone || !sink.is_writable()) {
+          ++cancelled_;
+          sink.done();
+          return false;
         }
-      }
-      send_json(res, 200,
-                {{"id", id}, {"object", "chat.completion"}, {"created", created}, {"model", options_.model_name},
-                 {"system_fingerprint", "g4ref-" + std::string(G4REF_VERSION)},
-                 {"choices", {{{"index", 0}, {"message", message}, {"logprobs", logprobs},
-                               {"finish_reason", finish_reason(g, !calls.empty())}}}},
-                 {"usage", {{"prompt_tokens", p.ids.size()}, {"completion_tokens", g.ids.size()},
-                            {"total_tokens", p.ids.size() + g.ids.size()}}},
-                 {"prompt_token_ids", p.ids}});
+        std::string content;
+        const nlohmann::json calls = parse_tool_calls(result.text, &content);
+        nlohmann::json message = {{"role", "assistant"}, {"content", content}};
+        if (!calls.empty()) message["tool_calls"] = calls;
+        nlohmann::json logprobs = nullptr;
+        if (r->logprobs) {
+          logprobs = {{"content", nlohmann::json::array()}};
+          for (const TokenLogprob& t : result.logprobs) {
+            nlohmann::json e = chat_logprob_json(t, backend_);
+            e["top_logprobs"] = nlohmann::json(e["top_logprobs"].begin(), e["top_logprobs"].begin() +
+                                               std::min<size_t>(e["top_logprobs"].size(), static_cast<size_t>(r->top_logprobs)));
+            logprobs["content"].push_back(e);
+          }
+        }
+        const std::string body = dump(
+            {{"id", id}, {"object", "chat.completion"}, {"created", created}, {"model", options_.model_name},
+             {"system_fingerprint", "g4ref-" + std::string(G4REF_VERSION)},
+             {"choices", {{{"index", 0}, {"message", message}, {"logprobs", logprobs},
+                           {"finish_reason", finish_reason(result, !calls.empty())}}}},
+             {"usage", {{"prompt_tokens", prompt->ids.size()}, {"completion_tokens", result.ids.size()},
+                        {"total_tokens", prompt->ids.size() + result.ids.size()}}},
+             {"prompt_token_ids", prompt->ids}});
+        sink.write(body.data(), body.size());
+        sink.done();
+        return true;
+      });
       return;
     }
     // Streaming: the request is checked (and its media prepared) before the stream starts, so errors are still
@@ -234,6 +254,11 @@ void Server::routes() {
               sent = text.substr(0, safe);
             }
           });
+          if (!sink.is_writable()) {
+            ++cancelled_;
+            sink.done();
+            return false;
+          }
           std::string content;
           const nlohmann::json calls = parse_tool_calls(result.text, &content);
           if (content.size() > sent.size() && content.compare(0, sent.size(), sent) == 0) {

@@ -45,6 +45,7 @@ class Server {
   std::mutex model_;              // one request on the model at a time
   std::atomic<int> waiting_{0};   // requests holding or waiting for the model
   std::atomic<uint64_t> next_id_{0};
+  std::atomic<uint64_t> cancelled_{0};  // generations stopped because their client went away
   int port_ = 0;
 };
 
