@@ -77,6 +77,16 @@ TEST(Endpoint, G4refServeInF32AndBf16AgainstExact) {
   EXPECT_LT(j["worst_kl"].get<double>(), 1e-9);
   j = crosscheck(u16, dir, "bf16", &rc);
   EXPECT_EQ(j["verdict"], "PASS");
+  // Plain chat logprobs (what every OpenAI server offers): the generated positions, teacher-forced along its path.
+  std::string out;
+  ASSERT_EQ(testing::run_command(std::string(G4REF_CLI) + " crosscheck endpoint --url " + u32 + " --model " + dir +
+                                     " --prompt 'Count from one to ten' --method chat_logprobs --chat-tokens 6 --json",
+                                 &out), 0) << out;
+  const nlohmann::json chat = nlohmann::json::parse(out);
+  EXPECT_EQ(chat["method"], "chat_logprobs");
+  EXPECT_EQ(chat["positions"], 6);
+  EXPECT_LT(chat["worst_kl"].get<double>(), 1e-9);
+  EXPECT_EQ(chat["prompts"][0]["ids"], "prompt_token_ids returned equal");
   // bf16 is not what f32 promises: the same server claimed as f32 fails.
   j = crosscheck(u16, dir, "f32", &rc);
   EXPECT_EQ(j["verdict"], "FAIL");

@@ -275,6 +275,7 @@ void crosscheck_endpoint(const EndpointArgs& a) {
   ro.run.embed_scale = scale == "llamacpp" ? EmbedScale::llamacpp : EmbedScale::hf;
   ReferenceBackend reference(ro);
   std::vector<Prompt> prompts;
+  std::vector<Conversation> conversations;
   if (!a.prompts.empty()) {
     std::ifstream in(a.prompts);
     if (!in) fail(a.prompts, "cannot open");
@@ -286,14 +287,16 @@ void crosscheck_endpoint(const EndpointArgs& a) {
       const Conversation c = j.is_string() ? Conversation::single_turn(j.get<std::string>())
                                            : Conversation::from_json(j, a.prompts + ":" + std::to_string(n));
       prompts.push_back(reference.prepare(c, {}));
+      conversations.push_back(c);
     }
   } else {
     prompts.push_back(a.prompt.prepare(a.model, reference.model().config()));
+    if (a.prompt.tokens.empty()) conversations.push_back(a.prompt.conversation());
   }
   for (const Prompt& p : prompts) {
     if (!p.media.empty()) fail("crosscheck endpoint", "prompts with media are not compared here yet (text prompts only)");
   }
-  const nlohmann::json r = check_endpoint(a.endpoint, reference, prompts);
+  const nlohmann::json r = check_endpoint(a.endpoint, reference, prompts, conversations);
   if (r["verdict"] != "PASS") exit_code() = 1;
   if (a.json) {
     std::cout << r.dump(2) << "\n";
@@ -404,6 +407,13 @@ void add_crosscheck_command(CLI::App& app) {
       ->check(finite_in(0));
   ep->add_option("--min-top1", e->endpoint.min_top1, "fail when the top-1 agreement is below this")
       ->check(finite_in(0, 1))->capture_default_str();
+  ep->add_option("--method", e->endpoint.method,
+                 "how to get log-probabilities: auto (the first that works), prompt_logprobs, completion_n_probs, "
+                 "chat_logprobs (generated positions only)")
+      ->check(CLI::IsMember({"auto", "prompt_logprobs", "completion_n_probs", "chat_logprobs"}))
+      ->capture_default_str();
+  ep->add_option("--chat-tokens", e->endpoint.chat_tokens, "chat_logprobs: tokens generated and scored per prompt")
+      ->check(CLI::Range(1, 4096))->capture_default_str();
   ep->add_option("--embed-scale", e->embed_scale,
                  "the reference's embedding scale: hf, llamacpp, or auto (llamacpp for a llama-server)")
       ->check(CLI::IsMember({"auto", "hf", "llamacpp"}))->capture_default_str();

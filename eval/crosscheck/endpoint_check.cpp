@@ -117,7 +117,8 @@ double default_max_endpoint_kl(const std::string& claim) {
   return 1e-2;  // 8-bit and 4-bit quantized weights
 }
 
-nlohmann::json check_endpoint(const EndpointOptions& o, Backend& reference, const std::vector<Prompt>& prompts) {
+nlohmann::json check_endpoint(const EndpointOptions& o, Backend& reference, const std::vector<Prompt>& prompts,
+                              const std::vector<Conversation>& conversations) {
   Endpoint e(o);
   int status = 0;
   // What the server serves.
@@ -127,24 +128,31 @@ nlohmann::json check_endpoint(const EndpointOptions& o, Backend& reference, cons
     fail(o.url, "GET /v1/models did not answer with a model list (status " + std::to_string(status) + ")");
   }
   const std::string model = o.served_model.empty() ? models["data"][0].value("id", "") : o.served_model;
-  // How it can score: probe with the first prompt.
+  // How it can score: probe with the first prompt, in the order of the header (or the method asked for).
   std::string method;
   const std::vector<int>& probe = prompts.at(0).ids;
-  const nlohmann::json vllm = e.post("/v1/completions",
-                                     {{"model", model}, {"prompt", probe}, {"max_tokens", 1}, {"temperature", 0},
-                                      {"echo", true}, {"logprobs", o.top_k}, {"prompt_logprobs", o.top_k}},
-                                     &status);
-  if (status == 200 && vllm.is_object() && vllm.contains("prompt_logprobs") && vllm["prompt_logprobs"].is_array()) {
-    method = "prompt_logprobs";
-  } else {
+  auto want = [&](const char* m) { return o.method == "auto" || o.method == m; };
+  if (want("prompt_logprobs")) {
+    const nlohmann::json vllm = e.post("/v1/completions",
+                                       {{"model", model}, {"prompt", probe}, {"max_tokens", 1}, {"temperature", 0},
+                                        {"echo", true}, {"logprobs", o.top_k}, {"prompt_logprobs", o.top_k}},
+                                       &status);
+    if (status == 200 && vllm.is_object() && vllm.contains("prompt_logprobs") && vllm["prompt_logprobs"].is_array()) {
+      method = "prompt_logprobs";
+    }
+  }
+  if (method.empty() && want("completion_n_probs")) {
     const nlohmann::json native = e.post("/completion", {{"prompt", probe}, {"n_predict", 1}, {"n_probs", o.top_k},
                                                          {"temperature", 0}, {"cache_prompt", true}},
                                          &status);
     if (status == 200 && native.is_object() && native.contains("completion_probabilities")) method = "completion_n_probs";
   }
+  if (method.empty() && want("chat_logprobs") && conversations.size() == prompts.size()) method = "chat_logprobs";
   if (method.empty()) {
-    fail(o.url, "offers no teacher-forced log-probabilities this check knows (neither /v1/completions with "
-                "prompt_logprobs nor llama-server's /completion with n_probs)");
+    fail(o.url, "offers no log-probabilities this check can use" +
+                    std::string(o.method == "auto" ? "" : " by the method asked for (" + o.method + ")") +
+                    " (/v1/completions with prompt_logprobs, llama-server's /completion with n_probs, or chat "
+                    "logprobs for a prompt given as text or messages)");
   }
   const double max_kl = o.max_kl > 0 ? o.max_kl : default_max_endpoint_kl(o.precision_claim);
 
@@ -153,12 +161,76 @@ nlohmann::json check_endpoint(const EndpointOptions& o, Backend& reference, cons
   double worst_kl = 0;
   nlohmann::json first_failure = nullptr;
   for (size_t pi = 0; pi < prompts.size(); ++pi) {
-    const std::vector<int>& ids = prompts[pi].ids;
+    Prompt scored_prompt = prompts[pi];
+    std::vector<int>& ids = scored_prompt.ids;
     if (ids.size() < 2) fail("prompt " + std::to_string(pi), "needs at least two tokens to score");
-    // The server's distribution after each prefix ids[0..i) for i = 1 … n-1 (predicting ids[i]).
+    // The server's distribution after each prefix ids[0..i) for the scored positions i (predicting ids[i]): every
+    // prompt position from 1, or (chat) the generated ones.
     std::vector<Distribution> server(ids.size());
+    size_t first_scored = 1;
     std::string ids_proof;
-    if (method == "prompt_logprobs") {
+    if (method == "chat_logprobs") {
+      nlohmann::json body = {{"model", model}, {"messages", conversations[pi].messages}, {"temperature", 0},
+                             {"max_completion_tokens", o.chat_tokens}, {"max_tokens", o.chat_tokens}, {"logprobs", true},
+                             {"top_logprobs", o.top_k}};
+      if (!conversations[pi].tools.empty()) body["tools"] = conversations[pi].tools;
+      if (conversations[pi].thinking) body["chat_template_kwargs"] = {{"enable_thinking", true}};
+      const nlohmann::json r = e.post("/v1/chat/completions", body, &status);
+      if (status != 200) fail(o.url, "/v1/chat/completions answered " + std::to_string(status) + ": " + r.dump());
+      // The prompt ids: returned (vLLM's return_token_ids, g4ref serve), or the server's /tokenize of our text.
+      std::vector<int> theirs;
+      if (r.contains("prompt_token_ids")) {
+        theirs = r["prompt_token_ids"].get<std::vector<int>>();
+        ids_proof = "prompt_token_ids returned equal";
+      } else {
+        const nlohmann::json tk = e.post("/tokenize", {{"content", prompts[pi].rendered}, {"add_special", false},
+                                                       {"parse_special", true}},
+                                         &status);
+        if (status != 200 || !tk.contains("tokens")) {
+          fail(o.url, "cannot prove which prompt ids the server used (no prompt_token_ids, no /tokenize)");
+        }
+        for (const auto& t : tk["tokens"]) theirs.push_back(t.is_object() ? t.at("id").get<int>() : t.get<int>());
+        ids_proof = "/tokenize of the rendered prompt gives the same ids";
+      }
+      if (theirs != ids) {
+        size_t k = 0;
+        while (k < ids.size() && k < theirs.size() && ids[k] == theirs[k]) ++k;
+        fail(o.url, "the server fed the model other prompt ids: first difference at position " + std::to_string(k));
+      }
+      // The generated tokens as ids (their "id", else the unique vocabulary entry with the same bytes).
+      std::map<std::string, int> by_bytes;
+      auto id_of = [&](const nlohmann::json& entry) {
+        if (entry.contains("id") && entry["id"].is_number_integer()) return entry["id"].get<int>();
+        if (by_bytes.empty()) {
+          const int vocab = static_cast<int>(reference.capabilities().max_top_logprobs);
+          for (int v = 0; v < vocab; ++v) {
+            const auto [it, fresh] = by_bytes.emplace(reference.detokenize({v}), v);
+            if (!fresh) it->second = -1;  // two ids spell the same bytes: not mappable
+          }
+        }
+        std::string bytes;
+        if (entry.contains("bytes") && entry["bytes"].is_array()) {
+          for (const auto& b : entry["bytes"]) bytes += static_cast<char>(b.get<int>());
+        } else {
+          bytes = entry.value("token", "");
+        }
+        const auto it = by_bytes.find(bytes);
+        if (it == by_bytes.end() || it->second < 0) fail(o.url, "the token " + nlohmann::json(bytes).dump() + " maps to no unique id");
+        return it->second;
+      };
+      const nlohmann::json& content = r["choices"][0]["logprobs"]["content"];
+      if (!content.is_array() || content.empty()) fail(o.url, "the chat answer carries no logprobs");
+      first_scored = ids.size();
+      for (const auto& step : content) {
+        const int id = id_of(step);
+        Distribution d;
+        for (const auto& t : step["top_logprobs"]) d[id_of(t)] = t.at("logprob").get<double>();
+        ids.push_back(id);
+        scored_prompt.token_types.push_back(0);
+        scored_prompt.block_ids.push_back(-1);
+        server.push_back(d);
+      }
+    } else if (method == "prompt_logprobs") {
       const nlohmann::json r = e.post("/v1/completions",
                                       {{"model", model}, {"prompt", ids}, {"max_tokens", 1}, {"temperature", 0},
                                        {"echo", true}, {"logprobs", o.top_k}, {"prompt_logprobs", o.top_k}},
@@ -204,9 +276,9 @@ nlohmann::json check_endpoint(const EndpointOptions& o, Backend& reference, cons
       }
     }
     // The reference: the full distribution after every prefix, in one pass.
-    const Eigen::MatrixXd z = reference.logits(prompts[pi]);
+    const Eigen::MatrixXd z = reference.logits(scored_prompt);
     nlohmann::json rows = nlohmann::json::array();
-    for (size_t i = 1; i < ids.size(); ++i) {
+    for (size_t i = first_scored; i < ids.size(); ++i) {
       const Eigen::VectorXd logits = z.row(static_cast<Eigen::Index>(i) - 1).transpose();
       const TokenLogprob full = token_logprob(logits, ids[i], 1);
       Eigen::VectorXd lp(logits.size());

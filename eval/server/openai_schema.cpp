@@ -184,7 +184,7 @@ CompletionRequest parse_completion_request(const ojson& body, int default_max_to
   return r;
 }
 
-nlohmann::json chat_logprob_json(const TokenLogprob& t, Backend& backend) {
+nlohmann::json chat_logprob_json(const TokenLogprob& t, Backend& backend, int top_k) {
   auto entry = [&](int id, double logprob) {
     const std::string piece = backend.detokenize({id});
     nlohmann::json bytes = nlohmann::json::array();
@@ -193,7 +193,7 @@ nlohmann::json chat_logprob_json(const TokenLogprob& t, Backend& backend) {
   };
   nlohmann::json j = entry(t.id, t.logprob);
   nlohmann::json top = nlohmann::json::array();
-  for (const TopLogprob& e : t.top) top.push_back(entry(e.id, e.logprob));
+  for (size_t k = 0; k < t.top.size() && static_cast<int>(k) < top_k; ++k) top.push_back(entry(t.top[k].id, t.top[k].logprob));
   j["top_logprobs"] = top;
   return j;
 }

@@ -53,9 +53,9 @@ struct CompletionRequest {
 // POST /v1/completions.
 CompletionRequest parse_completion_request(const nlohmann::ordered_json& body, int default_max_tokens);
 
-// One logprob entry in OpenAI's chat form: token (UTF-8, invalid bytes replaced), logprob, bytes, top_logprobs, and
-// the token id (an extension clients ignore).
-nlohmann::json chat_logprob_json(const TokenLogprob& t, Backend& backend);
+// One logprob entry in OpenAI's chat form: token (UTF-8, invalid bytes replaced), logprob, bytes, its first TOP_K
+// top_logprobs, and the token id (an extension clients ignore).
+nlohmann::json chat_logprob_json(const TokenLogprob& t, Backend& backend, int top_k);
 
 // The model's tool-call syntax in generated text (<|tool_call>call:NAME{key:value,…}<tool_call|>, spec §5) as
 // OpenAI tool_calls; the text outside the calls is returned in CONTENT.

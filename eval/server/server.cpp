@@ -193,12 +193,7 @@ void Server::routes() {
         nlohmann::json logprobs = nullptr;
         if (r->logprobs) {
           logprobs = {{"content", nlohmann::json::array()}};
-          for (const TokenLogprob& t : result.logprobs) {
-            nlohmann::json e = chat_logprob_json(t, backend_);
-            e["top_logprobs"] = nlohmann::json(e["top_logprobs"].begin(), e["top_logprobs"].begin() +
-                                               std::min<size_t>(e["top_logprobs"].size(), static_cast<size_t>(r->top_logprobs)));
-            logprobs["content"].push_back(e);
-          }
+          for (const TokenLogprob& t : result.logprobs) logprobs["content"].push_back(chat_logprob_json(t, backend_, r->top_logprobs));
         }
         const std::string body = dump(
             {{"id", id}, {"object", "chat.completion"}, {"created", created}, {"model", options_.model_name},
@@ -269,12 +264,7 @@ void Server::routes() {
           nlohmann::json logprobs = nullptr;
           if (r->logprobs) {
             logprobs = {{"content", nlohmann::json::array()}};
-            for (const TokenLogprob& t : result.logprobs) {
-              nlohmann::json e = chat_logprob_json(t, backend_);
-              e["top_logprobs"] = nlohmann::json(e["top_logprobs"].begin(), e["top_logprobs"].begin() +
-                                                 std::min<size_t>(e["top_logprobs"].size(), static_cast<size_t>(r->top_logprobs)));
-              logprobs["content"].push_back(e);
-            }
+            for (const TokenLogprob& t : result.logprobs) logprobs["content"].push_back(chat_logprob_json(t, backend_, r->top_logprobs));
           }
           event(chunk(delta, finish_reason(result, !calls.empty()), logprobs));
           if (r->include_usage) {
