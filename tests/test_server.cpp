@@ -2,6 +2,10 @@
 // OpenAI's shape with the right status, greedy answers equal to `g4ref run`, and a bounded load test on 127.0.0.1
 // (8 concurrent clients, 200 requests mixed good and bad: every good one answered correctly, none lost, memory flat).
 #include <gtest/gtest.h>
+
+// Before httplib.h and the socket headers: glibc's <resolv.h> defines a macro named _res that Eigen uses as a name.
+#include "server/openai_schema.h"
+
 #include <httplib.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -239,6 +243,57 @@ TEST(Server, AClientThatLeavesCancelsItsGeneration) {
   int status = 0;
   EXPECT_EQ(post(c, "/v1/chat/completions", kHello, &status)["object"], "chat.completion");
   EXPECT_EQ(status, 200);
+}
+
+TEST(Server, AFullQueueAnswers503AndToolCallsAndStopStringsComeBackParsed) {
+  ServeProcess s("--model " + testing::tiny_checkpoint() + " --max-queue 0");
+  ASSERT_GT(s.port, 0);
+  // One long generation holds the model; with --max-queue 0 the next request is refused at once.
+  std::thread busy([&] {
+    httplib::Client c("127.0.0.1", s.port);
+    c.set_read_timeout(120, 0);
+    c.Post("/v1/chat/completions",
+           R"({"messages": [{"role": "user", "content": "Go on"}], "max_completion_tokens": 3000, "temperature": 0})",
+           "application/json");
+  });
+  httplib::Client c("127.0.0.1", s.port);
+  c.set_read_timeout(120, 0);
+  int status = 0;
+  nlohmann::json e;
+  for (int i = 0; i < 100 && status != 503; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    e = post(c, "/v1/chat/completions", kHello, &status);
+  }
+  EXPECT_EQ(status, 503);
+  EXPECT_EQ(e["error"]["code"], "queue_full") << e.dump();
+  busy.join();
+  // Stop strings end the text where they begin.
+  const nlohmann::json whole = post(c, "/v1/chat/completions", kHello, &status);
+  const std::string text = whole["choices"][0]["message"]["content"];
+  ASSERT_GE(text.size(), 6u);
+  const std::string stop = text.substr(3, 3);
+  nlohmann::json body = nlohmann::json::parse(kHello);
+  body["stop"] = {stop};
+  const nlohmann::json cut = post(c, "/v1/chat/completions", body.dump(), &status);
+  EXPECT_EQ(cut["choices"][0]["message"]["content"], text.substr(0, text.find(stop)));
+  EXPECT_EQ(cut["choices"][0]["finish_reason"], "stop");
+}
+
+TEST(ServerSchema, ToolCallSyntaxBecomesOpenAiToolCalls) {
+  // Spec §5: <|tool_call>call:NAME{key:value,…}<tool_call|>, strings in <|"|>.
+  std::string content;
+  const nlohmann::json calls = parse_tool_calls(
+      "Let me check.<|tool_call>call:get_weather{location:<|\"|>Paris, FR<|\"|>,days:3,units:[<|\"|>c<|\"|>],"
+      "detail:{hourly:true}}<tool_call|>",
+      &content);
+  EXPECT_EQ(content, "Let me check.");
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0]["type"], "function");
+  EXPECT_EQ(calls[0]["function"]["name"], "get_weather");
+  EXPECT_EQ(nlohmann::json::parse(calls[0]["function"]["arguments"].get<std::string>()),
+            nlohmann::json::parse(R"({"location": "Paris, FR", "days": 3, "units": ["c"], "detail": {"hourly": true}})"));
+  EXPECT_TRUE(parse_tool_calls("no calls here", &content).empty());
+  EXPECT_EQ(content, "no calls here");
 }
 
 TEST(Server, BoundedLoadOf200RequestsFrom8Clients) {
