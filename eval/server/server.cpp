@@ -33,26 +33,33 @@ ojson parse_body(const httplib::Request& req) {
   return j;
 }
 
-// Holds the model for one request: waits its turn, or refuses when too many already wait.
-class Turn {
+}  // namespace
+
+// Holds the model for one request: takes a ticket and waits until it is served (first come, first served), or is
+// refused at once when max_queue requests already wait.
+class Server::Turn {
  public:
-  Turn(std::mutex& model, std::atomic<int>& waiting, int max_queue) : waiting_(waiting) {
-    if (waiting_.fetch_add(1) > max_queue) {
-      waiting_.fetch_sub(1);
-      throw ApiError(503, "the server is busy: " + std::to_string(max_queue) + " requests are already waiting",
+  Turn(Server& s) : s_(s) {
+    std::unique_lock<std::mutex> lock(s_.queue_mutex_);
+    if (s_.next_ticket_ - s_.serving_ > static_cast<uint64_t>(s_.options_.max_queue)) {
+      throw ApiError(503, "the server is busy: " + std::to_string(s_.options_.max_queue) + " requests are already waiting",
                      "", "server_error", "queue_full");
     }
-    lock_ = std::unique_lock<std::mutex>(model);
+    ticket_ = s_.next_ticket_++;
+    s_.queue_cv_.wait(lock, [&] { return s_.serving_ == ticket_; });
   }
   ~Turn() {
-    if (lock_.owns_lock()) lock_.unlock();
-    waiting_.fetch_sub(1);
+    std::lock_guard<std::mutex> lock(s_.queue_mutex_);
+    ++s_.serving_;
+    s_.queue_cv_.notify_all();
   }
 
  private:
-  std::atomic<int>& waiting_;
-  std::unique_lock<std::mutex> lock_;
+  Server& s_;
+  uint64_t ticket_ = 0;
 };
+
+namespace {
 
 std::string finish_reason(const GenerateResult& g, bool tool_calls) {
   if (tool_calls) return "tool_calls";
@@ -127,7 +134,7 @@ void Server::routes() {
   };
 
   s.Get("/health", [this](const httplib::Request&, httplib::Response& res) {
-    send_json(res, 200, {{"status", "ok"}, {"requests_waiting", waiting_.load()}, {"generations_cancelled", cancelled_.load()}});
+    send_json(res, 200, {{"status", "ok"}, {"requests_waiting", requests_waiting()}, {"generations_cancelled", cancelled_.load()}});
   });
   s.Get("/v1/models", [this](const httplib::Request&, httplib::Response& res) {
     send_json(res, 200,
@@ -172,7 +179,7 @@ void Server::routes() {
       // The answer is one JSON object, but it is sent as a chunked body whose generation writes one space (JSON's
       // leading whitespace) per token: a client that has gone away makes a write fail, and the generation stops
       // there instead of holding the model for nobody.
-      auto turn = std::make_shared<Turn>(model_, waiting_, options_.max_queue);
+      auto turn = std::make_shared<Turn>(*this);
       auto prompt = std::make_shared<Prompt>(backend_.prepare(r->conversation, {}));
       res.set_chunked_content_provider("application/json", [this, r, turn, prompt, id, created](size_t, httplib::DataSink& sink) {
         GenerateOptions g = r->generate;
@@ -211,7 +218,7 @@ void Server::routes() {
     }
     // Streaming: the request is checked (and its media prepared) before the stream starts, so errors are still
     // plain HTTP errors; the generation then runs inside the content provider, holding the model.
-    auto turn = std::make_shared<Turn>(model_, waiting_, options_.max_queue);
+    auto turn = std::make_shared<Turn>(*this);
     auto prompt = std::make_shared<Prompt>(backend_.prepare(r->conversation, {}));
     res.set_chunked_content_provider(
         "text/event-stream", [this, r, turn, prompt, id, created](size_t, httplib::DataSink& sink) {
@@ -284,7 +291,7 @@ void Server::routes() {
     const CompletionRequest r = parse_completion_request(parse_body(req), options_.default_max_tokens);
     check_model(r.model);
     if (r.stream) throw ApiError(400, "streaming is offered on /v1/chat/completions only", "stream");
-    Turn turn(model_, waiting_, options_.max_queue);
+    Turn turn(*this);
     std::vector<int> ids = r.ids_given ? r.ids : backend_.tokenize(r.text);
     // A text prompt gets exactly one leading <bos> (spec §5), as vLLM's add_special_tokens does for completions.
     const std::vector<int> bos = backend_.tokenize("<bos>");

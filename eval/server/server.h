@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -42,8 +43,16 @@ class Server {
   Backend& backend_;
   ServerOptions options_;
   std::unique_ptr<httplib::Server> http_;
-  std::mutex model_;              // one request on the model at a time
-  std::atomic<int> waiting_{0};   // requests holding or waiting for the model
+  class Turn;
+  friend class Turn;
+  uint64_t requests_waiting() {
+    std::lock_guard<std::mutex> lock(queue_mutex_);
+    return next_ticket_ - serving_;
+  }
+  // One request on the model at a time, in arrival order: tickets and the one being served.
+  std::mutex queue_mutex_;
+  std::condition_variable queue_cv_;
+  uint64_t next_ticket_ = 0, serving_ = 0;
   std::atomic<uint64_t> next_id_{0};
   std::atomic<uint64_t> cancelled_{0};  // generations stopped because their client went away
   int port_ = 0;
