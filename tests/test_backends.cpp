@@ -31,7 +31,9 @@ TEST(Backends, ReferenceScoresAreADistributionAndMatchItsGreedyGeneration) {
     double mass = 0;
     for (size_t k = 0; k < s.tokens[i].top.size(); ++k) {
       mass += std::exp(s.tokens[i].top[k].logprob);
-      if (k) EXPECT_LE(s.tokens[i].top[k].logprob, s.tokens[i].top[k - 1].logprob);
+      if (k) {
+        EXPECT_LE(s.tokens[i].top[k].logprob, s.tokens[i].top[k - 1].logprob);
+      }
     }
     EXPECT_EQ(s.tokens[i].top[0].id, gen.ids[i]);
     EXPECT_LE(mass, 1.0 + 1e-12);
