@@ -6,14 +6,13 @@
 
 namespace g4ref {
 
-namespace {
-
-// Reads "Key:   N kB" lines of /proc/self/status; 0 where the kernel does not report the key.
-uint64_t status_kb(const std::string& text, const char* key) {
+uint64_t proc_status_bytes(const std::string& text, const char* key) {
   const auto p = text.find(key);
   if (p == std::string::npos) return 0;
   return std::stoull(text.substr(p + std::string(key).size())) * 1024;
 }
+
+namespace {
 
 std::string read_status() {
   std::ifstream in("/proc/self/status");
@@ -38,8 +37,8 @@ MemorySampler::~MemorySampler() {
 
 void MemorySampler::sample() {
   const std::string s = read_status();
-  const uint64_t anon = status_kb(s, "RssAnon:");
-  const uint64_t file = status_kb(s, "RssFile:");
+  const uint64_t anon = proc_status_bytes(s, "RssAnon:");
+  const uint64_t file = proc_status_bytes(s, "RssFile:");
   if (anon > anon_) anon_ = anon;
   if (file > file_) file_ = file;
 }
@@ -51,7 +50,7 @@ MemoryPeak MemorySampler::stop() {
   MemoryPeak p;
   p.anon_bytes = anon_;
   p.file_bytes = file_;
-  p.total_hwm_bytes = status_kb(read_status(), "VmHWM:");
+  p.total_hwm_bytes = proc_status_bytes(read_status(), "VmHWM:");
   return p;
 }
 

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
 #include <thread>
 
 namespace g4ref {
@@ -13,6 +14,9 @@ struct MemoryPeak {
   uint64_t file_bytes = 0;
   uint64_t total_hwm_bytes = 0;  // the kernel's VmHWM (peak of anon + file + shmem)
 };
+
+// The value of a "Key:   N kB" line of a /proc/PID/status TEXT, in bytes; 0 where the kernel does not report KEY.
+uint64_t proc_status_bytes(const std::string& text, const char* key);
 
 // Samples /proc/self/status every few milliseconds on a background thread until stopped.
 class MemorySampler {

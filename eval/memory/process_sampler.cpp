@@ -13,16 +13,11 @@
 #include <thread>
 
 #include "base/error.h"
+#include "memory/memory_sampler.h"
 
 namespace g4ref {
 
 namespace {
-
-uint64_t status_kb(const std::string& text, const char* key) {
-  const auto p = text.find(key);
-  if (p == std::string::npos) return 0;
-  return std::stoull(text.substr(p + std::string(key).size())) * 1024;
-}
 
 std::string slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -59,10 +54,10 @@ ProcessPeak run_and_sample(const std::vector<std::string>& argv, const std::stri
   for (;;) {
     const std::string s = slurp(status);
     // A zombie's status has no Rss lines: keep the peaks of the live samples.
-    p.anon_bytes = std::max(p.anon_bytes, status_kb(s, "RssAnon:"));
-    p.file_bytes = std::max(p.file_bytes, status_kb(s, "RssFile:"));
-    p.rss_bytes = std::max(p.rss_bytes, status_kb(s, "VmRSS:"));
-    p.hwm_bytes = std::max(p.hwm_bytes, status_kb(s, "VmHWM:"));
+    p.anon_bytes = std::max(p.anon_bytes, proc_status_bytes(s, "RssAnon:"));
+    p.file_bytes = std::max(p.file_bytes, proc_status_bytes(s, "RssFile:"));
+    p.rss_bytes = std::max(p.rss_bytes, proc_status_bytes(s, "VmRSS:"));
+    p.hwm_bytes = std::max(p.hwm_bytes, proc_status_bytes(s, "VmHWM:"));
     const pid_t r = waitpid(pid, &wstatus, WNOHANG);
     if (r == pid) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
