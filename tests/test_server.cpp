@@ -339,7 +339,13 @@ TEST(Server, BoundedLoadOf200RequestsFrom8Clients) {
   EXPECT_EQ(bad_4xx, 50);
   EXPECT_EQ(lost, 0);
   EXPECT_TRUE(s.alive());
+#if defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer keeps freed memory in quarantine (256 MB by default) to catch use-after-free, so resident memory
+  // grows under any load there; its leak checker judges the server's memory in that build instead.
+  std::cout << "[ load ] RSS growth not judged under AddressSanitizer (quarantine)\n";
+#else
   EXPECT_LT(rss_after - rss_before, 64 * 1024) << "memory must stay flat under load";
+#endif
 }
 
 }  // namespace
