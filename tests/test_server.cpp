@@ -267,6 +267,18 @@ TEST(Server, AFullQueueAnswers503AndToolCallsAndStopStringsComeBackParsed) {
   EXPECT_EQ(status, 503);
   EXPECT_EQ(e["error"]["code"], "queue_full") << e.dump();
   busy.join();
+  // A client that has its whole answer finds the model free: one after another, no request waits behind a finished
+  // one (the chunked body's provider outlives the response, so it must let go of the model itself).
+  for (int i = 0; i < 20; ++i) {
+    post(c, "/v1/chat/completions", kHello, &status);
+    ASSERT_EQ(status, 200) << "sequential request " << i;
+    httplib::Client streamer("127.0.0.1", s.port);
+    auto r = streamer.Post("/v1/chat/completions",
+                           R"({"messages": [{"role": "user", "content": "Hi"}], "max_completion_tokens": 4, "stream": true})",
+                           "application/json");
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->status, 200) << "sequential streamed request " << i;
+  }
   // Stop strings end the text where they begin.
   const nlohmann::json whole = post(c, "/v1/chat/completions", kHello, &status);
   const std::string text = whole["choices"][0]["message"]["content"];

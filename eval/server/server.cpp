@@ -36,7 +36,10 @@ ojson parse_body(const httplib::Request& req) {
 }  // namespace
 
 // Holds the model for one request: takes a ticket and waits until it is served (first come, first served), or is
-// refused at once when max_queue requests already wait.
+// refused at once when max_queue requests already wait. A response sent as a chunked body outlives its handler (the
+// content provider is destroyed whenever the HTTP library is done with it), so the provider releases the model
+// itself, before its last write: a client that has its answer may send the next request at once and find the model
+// free.
 class Server::Turn {
  public:
   Turn(Server& s) : s_(s) {
@@ -48,7 +51,10 @@ class Server::Turn {
     ticket_ = s_.next_ticket_++;
     s_.queue_cv_.wait(lock, [&] { return s_.serving_ == ticket_; });
   }
-  ~Turn() {
+  ~Turn() { release(); }
+  void release() {
+    if (released_) return;
+    released_ = true;
     std::lock_guard<std::mutex> lock(s_.queue_mutex_);
     ++s_.serving_;
     s_.queue_cv_.notify_all();
@@ -57,6 +63,7 @@ class Server::Turn {
  private:
   Server& s_;
   uint64_t ticket_ = 0;
+  bool released_ = false;
 };
 
 namespace {
@@ -190,6 +197,7 @@ void Server::routes() {
         });
         if (gone || !sink.is_writable()) {
           ++cancelled_;
+          turn->release();
           sink.done();
           return false;
         }
@@ -210,6 +218,7 @@ void Server::routes() {
              {"usage", {{"prompt_tokens", prompt->ids.size()}, {"completion_tokens", result.ids.size()},
                         {"total_tokens", prompt->ids.size() + result.ids.size()}}},
              {"prompt_token_ids", prompt->ids}});
+        turn->release();
         sink.write(body.data(), body.size());
         sink.done();
         return true;
@@ -258,6 +267,7 @@ void Server::routes() {
           });
           if (!sink.is_writable()) {
             ++cancelled_;
+            turn->release();
             sink.done();
             return false;
           }
@@ -281,6 +291,7 @@ void Server::routes() {
                               {"total_tokens", prompt->ids.size() + result.ids.size()}}}});
           }
           const std::string done = "data: [DONE]\n\n";
+          turn->release();
           sink.write(done.data(), done.size());
           sink.done();
           return true;
