@@ -71,6 +71,25 @@ struct ServeProcess {
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
 };
 
+// Sends a chat request on a raw socket and returns the socket once the answer has begun (its first bytes read), so
+// the request holds the model until the caller closes it; -1 when that fails.
+int begin_answer(int port, const std::string& body) {
+  const std::string request = "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                              "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  char buf[64];
+  if (fd < 0 || connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size()) || read(fd, buf, sizeof buf) <= 0) {
+    if (fd >= 0) close(fd);
+    return -1;
+  }
+  return fd;
+}
+
 nlohmann::json post(httplib::Client& c, const std::string& path, const std::string& body, int* status) {
   auto r = c.Post(path.c_str(), body, "application/json");
   *status = r ? r->status : -1;
@@ -210,23 +229,12 @@ TEST(Server, AClientThatLeavesCancelsItsGeneration) {
   const std::string long_request =
       R"({"messages": [{"role": "user", "content": "Go on forever"}], "max_completion_tokens": 20000, "temperature": 0})";
   for (const bool stream : {false, true}) {
-    {
-      // A client that sends the request, reads the start of the answer and hangs up.
-      std::string body = long_request;
-      if (stream) body.insert(body.size() - 1, R"(, "stream": true)");
-      const std::string request = "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-                                  "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
-      const int fd = socket(AF_INET, SOCK_STREAM, 0);
-      sockaddr_in addr{};
-      addr.sin_family = AF_INET;
-      addr.sin_port = htons(static_cast<uint16_t>(s.port));
-      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-      ASSERT_EQ(write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
-      char buf[64];
-      ASSERT_GT(read(fd, buf, sizeof buf), 0);  // the answer has begun
-      close(fd);
-    }
+    // A client that sends the request, reads the start of the answer and hangs up.
+    std::string body = long_request;
+    if (stream) body.insert(body.size() - 1, R"(, "stream": true)");
+    const int fd = begin_answer(s.port, body);
+    ASSERT_GE(fd, 0);
+    close(fd);
     // The generation stops at its next token instead of running to 20,000: /health counts it, and the model is free.
     httplib::Client h("127.0.0.1", s.port);
     h.set_read_timeout(60, 0);
@@ -248,25 +256,25 @@ TEST(Server, AClientThatLeavesCancelsItsGeneration) {
 TEST(Server, AFullQueueAnswers503AndToolCallsAndStopStringsComeBackParsed) {
   ServeProcess s("--model " + testing::tiny_checkpoint() + " --max-queue 0");
   ASSERT_GT(s.port, 0);
-  // One long generation holds the model; with --max-queue 0 the next request is refused at once.
-  std::thread busy([&] {
-    httplib::Client c("127.0.0.1", s.port);
-    c.set_read_timeout(120, 0);
-    c.Post("/v1/chat/completions",
-           R"({"messages": [{"role": "user", "content": "Go on"}], "max_completion_tokens": 3000, "temperature": 0})",
-           "application/json");
-  });
+  // A generation that has begun holds the model; with --max-queue 0 the next request is refused at once.
+  const int busy = begin_answer(
+      s.port, R"({"messages": [{"role": "user", "content": "Go on"}], "max_completion_tokens": 20000, "temperature": 0})");
+  ASSERT_GE(busy, 0);
   httplib::Client c("127.0.0.1", s.port);
   c.set_read_timeout(120, 0);
   int status = 0;
-  nlohmann::json e;
-  for (int i = 0; i < 100 && status != 503; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    e = post(c, "/v1/chat/completions", kHello, &status);
-  }
+  const nlohmann::json e = post(c, "/v1/chat/completions", kHello, &status);
   EXPECT_EQ(status, 503);
   EXPECT_EQ(e["error"]["code"], "queue_full") << e.dump();
-  busy.join();
+  // Its client leaves; once the generation has noticed, nothing holds the model.
+  close(busy);
+  int64_t waiting = -1;
+  for (int i = 0; i < 400 && waiting != 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    auto r = c.Get("/health");
+    if (r) waiting = nlohmann::json::parse(r->body).value("requests_waiting", -1);
+  }
+  ASSERT_EQ(waiting, 0);
   // A client that has its whole answer finds the model free: one after another, no request waits behind a finished
   // one (the chunked body's provider outlives the response, so it must let go of the model itself).
   for (int i = 0; i < 20; ++i) {
@@ -281,6 +289,7 @@ TEST(Server, AFullQueueAnswers503AndToolCallsAndStopStringsComeBackParsed) {
   }
   // Stop strings end the text where they begin.
   const nlohmann::json whole = post(c, "/v1/chat/completions", kHello, &status);
+  ASSERT_EQ(status, 200) << whole.dump();
   const std::string text = whole["choices"][0]["message"]["content"];
   ASSERT_GE(text.size(), 6u);
   const std::string stop = text.substr(3, 3);
