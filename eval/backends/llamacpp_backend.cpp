@@ -139,15 +139,23 @@ ScoreResult LlamaCppBackend::score(const Prompt& prompt, const std::vector<int>&
 
 GenerateResult LlamaCppBackend::generate(const Prompt& prompt, const GenerateOptions& o,
                                          const std::function<void(int)>& on_token) {
-  if (o.sampling.temperature > 0) fail(name(), "generates greedily only (temperature 0); sampling is not offered");
   GenerateResult r;
   r.prompt_ids = prompt.ids;
-  std::string stops;
-  for (int id : gen_.stop_tokens) stops += (stops.empty() ? "" : ",") + std::to_string(id);
+  auto list = [](const std::vector<int>& ids) {
+    std::string out;
+    for (int id : ids) out += (out.empty() ? "" : ",") + std::to_string(id);
+    return out.empty() ? std::string("-") : out;
+  };
+  char sampling[160];
+  std::snprintf(sampling, sizeof sampling, "%.17g %d %.17g %llu", o.sampling.temperature, o.sampling.top_k,
+                o.sampling.top_p, static_cast<unsigned long long>(o.sampling.seed));
   const auto t0 = std::chrono::steady_clock::now();
+  // The choice is the reference's sampler over llama.cpp's logits, the suppressed ids excluded as the reference
+  // excludes them (g4ref-llamacpp's "g" line).
   const nlohmann::json j = run_plan(prompt, {}, std::numeric_limits<int64_t>::max(),
-                                    "g " + std::to_string(o.max_new_tokens) + " " + (stops.empty() ? "-" : stops) + " " +
-                                        std::to_string(std::max(o.top_logprobs, 1)),
+                                    "g " + std::to_string(o.max_new_tokens) + " " + list(gen_.stop_tokens) + " " +
+                                        std::to_string(std::max(o.top_logprobs, 1)) + " " + sampling + " " +
+                                        list(gen_.suppress_tokens),
                                     nullptr);
   r.decode_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   const nlohmann::json steps = j.value("generated", nlohmann::json::array());

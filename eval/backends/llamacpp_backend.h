@@ -39,7 +39,9 @@ class LlamaCppBackend final : public Backend {
   std::string render(const Conversation& conversation) override;
   Prompt prepare(const Conversation& conversation, const MediaOptions& media) override;
   ScoreResult score(const Prompt& prompt, const std::vector<int>& continuation, int top_k) override;
-  // Greedy only (llama.cpp's logits, argmax with ties to the lowest id); a temperature above 0 is refused.
+  // llama.cpp's logits, the next token chosen by the reference's own sampler (forward/sampling.h) with the same
+  // suppressed ids: greedy (ties to the lowest id) or seeded sampling that takes the reference's path wherever the
+  // logits agree.
   GenerateResult generate(const Prompt& prompt, const GenerateOptions& options,
                           const std::function<void(int)>& on_token = {}) override;
   // Rows inside a media block are NaN: llama.cpp gives logits only after a whole media chunk. A text-only prompt

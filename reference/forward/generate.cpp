@@ -64,50 +64,6 @@ std::vector<TopEntry> top_k_entries(const Eigen::VectorXd& logits, int k) {
   return out;
 }
 
-Sampler::Sampler(const SamplingOptions& o) : options_(o), state_(o.seed) {}
-
-double Sampler::uniform() {
-  uint64_t z = (state_ += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  z ^= z >> 31;
-  return static_cast<double>(z >> 11) * 0x1.0p-53;
-}
-
-int Sampler::next(const Eigen::VectorXd& logits) {
-  if (options_.temperature <= 0) return top_k_entries(logits, 1)[0].id;
-  // Candidates by descending logit; keep top-k, then the smallest prefix whose probability reaches top-p.
-  const int k = options_.top_k > 0 ? options_.top_k : static_cast<int>(logits.size());
-  std::vector<TopEntry> cand = top_k_entries(logits, k);
-  const double max_logit = cand[0].logit;
-  std::vector<double> p(cand.size());
-  double sum = 0;
-  for (size_t i = 0; i < cand.size(); ++i) {
-    p[i] = std::isfinite(cand[i].logit) ? std::exp((cand[i].logit - max_logit) / options_.temperature) : 0.0;
-    sum += p[i];
-  }
-  size_t keep = cand.size();
-  if (options_.top_p < 1.0) {
-    double cum = 0;
-    for (size_t i = 0; i < cand.size(); ++i) {
-      cum += p[i] / sum;
-      if (cum >= options_.top_p) {
-        keep = i + 1;
-        break;
-      }
-    }
-  }
-  double kept_sum = 0;
-  for (size_t i = 0; i < keep; ++i) kept_sum += p[i];
-  const double r = uniform() * kept_sum;
-  double cum = 0;
-  for (size_t i = 0; i < keep; ++i) {
-    cum += p[i];
-    if (r < cum) return cand[i].id;
-  }
-  return cand[keep - 1].id;
-}
-
 void suppress(Eigen::VectorXd& logits, const std::vector<int>& ids) {
   for (int id : ids) {
     if (id >= 0 && id < logits.size()) logits[id] = -std::numeric_limits<double>::infinity();
@@ -132,7 +88,7 @@ GenerationResult generate(Session& session, const Prompt& prompt, int max_new_to
       suppress(logits, gen.suppress_tokens);
       r.last_logits = logits;
     }
-    const int id = sampler.next(logits);
+    const int id = sampler.next(static_cast<int>(logits.size()), [&](int i) { return logits[i]; });
     r.generated.push_back(id);
     if (hooks.on_logits) hooks.on_logits(id, logits);
     if (hooks.on_token) hooks.on_token(id);

@@ -10,16 +10,10 @@
 #include <Eigen/Core>
 
 #include "model/config.h"
+#include "forward/sampling.h"
 #include "forward/session.h"
 
 namespace g4ref {
-
-struct SamplingOptions {
-  double temperature = 0.0;  // 0: greedy (argmax; ties to the lowest id)
-  int top_k = 64;            // 0: no limit
-  double top_p = 0.95;       // 1: no limit
-  uint64_t seed = 0;
-};
 
 struct GenerationConfig {
   std::vector<int> suppress_tokens;  // logits set to −inf before choosing
@@ -38,19 +32,6 @@ struct TopEntry {
   double logit;
 };
 std::vector<TopEntry> top_k_entries(const Eigen::VectorXd& logits, int k);  // descending, ties to lowest id
-
-// Chooses the next token from one row of logits (suppress tokens already applied). Deterministic given
-// the generator state.
-class Sampler {
- public:
-  explicit Sampler(const SamplingOptions& o);
-  int next(const Eigen::VectorXd& logits);
-
- private:
-  double uniform();  // [0, 1) from a fixed 64-bit generator (splitmix64), the same on every platform
-  SamplingOptions options_;
-  uint64_t state_;
-};
 
 struct GenerationResult {
   std::vector<int> prompt;

@@ -26,9 +26,10 @@
 //   g4ref-llamacpp LIB logits TEXT.gguf MMPROJ.gguf PLAN.txt OUT.bin [FLASH_ATTN KV]
 //       FLASH_ATTN: auto (llama.cpp's default), on or off; KV: the KV-cache type, f16 (default) or f32.
 //       PLAN: one item per line, "t ID" (a text token), "i W H PIXELS.rgb" (an image), "a SAMPLES.f32" (audio),
-//       "s ID" (a text token whose logits are not written), "g N STOPS K" (last: greedy generation of up to N tokens,
-//       ending at any of the comma-separated STOPS ids or "-", with the top K logprobs of each step in the printed
-//       JSON's "generated");
+//       "s ID" (a text token whose logits are not written), "g N STOPS K T TOPK TOPP SEED SUPPRESS" (last:
+//       generation of up to N tokens, ending at any of the comma-separated STOPS ids or "-", temperature T (0:
+//       greedy), top-k, top-p and seed of g4ref's sampler, SUPPRESS comma-separated ids or "-", with the top K
+//       logprobs of each step in the printed JSON's "generated");
 //       OUT: int32 rows, int32 vocabulary, then per row int32 position and vocabulary float32 logits.
 //   g4ref-llamacpp LIB quantize IN.gguf OUT.gguf FTYPE                           (llama_ftype number, e.g. 7 = Q8_0)
 // embed prints one JSON line: {"n_tokens": N, "n_embd": E, "nx": .., "ny": ..}. Exit 1 with a message on failure.
@@ -43,9 +44,12 @@
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "forward/sampling.h"
 
 namespace {
 
@@ -284,30 +288,46 @@ std::string logprob_json(const float* l, int32_t n_vocab, int32_t target, int32_
   return out + "]}";
 }
 
-// Greedy generation after the plan: ARGS = max new tokens, comma-separated stop ids (or "-"), top-k logprobs per
-// step. The argmax takes the lowest id among ties, as the reference's greedy choice does. Returns the JSON list of
-// steps.
+// Generation after the plan: ARGS = max new tokens, comma-separated stop ids (or "-"), top-k logprobs per step,
+// temperature, top-k, top-p, seed, comma-separated suppressed ids (or "-"). The choice is g4ref's own
+// (forward/sampling.h) over llama.cpp's logits with the suppressed ids at −inf: greedy takes the lowest id among
+// ties as the reference does, and a seeded sample draws the same numbers as the reference's, so the two take the
+// same path wherever their logits agree. The logprobs are those of the unsuppressed logits. Returns the JSON list
+// of steps.
+std::vector<int32_t> id_list(const std::string& arg) {
+  std::vector<int32_t> ids;
+  if (arg == "-") return ids;
+  std::istringstream ss(arg);
+  for (std::string x; std::getline(ss, x, ',');) ids.push_back(static_cast<int32_t>(std::strtol(x.c_str(), nullptr, 10)));
+  return ids;
+}
+
 std::string generate(const Api& api, struct llama_context* lctx, int32_t n_vocab, int32_t& n_past,
                      const std::vector<std::string>& args) {
   const int32_t max_new = static_cast<int32_t>(std::strtol(args[0].c_str(), nullptr, 10));
-  std::vector<int32_t> stops;
-  if (args[1] != "-") {
-    std::istringstream ss(args[1]);
-    for (std::string x; std::getline(ss, x, ',');) stops.push_back(static_cast<int32_t>(std::strtol(x.c_str(), nullptr, 10)));
-  }
+  const std::vector<int32_t> stops = id_list(args[1]);
   const int32_t k = static_cast<int32_t>(std::strtol(args[2].c_str(), nullptr, 10));
+  g4ref::SamplingOptions so;
+  so.temperature = std::strtod(args[3].c_str(), nullptr);
+  so.top_k = static_cast<int>(std::strtol(args[4].c_str(), nullptr, 10));
+  so.top_p = std::strtod(args[5].c_str(), nullptr);
+  so.seed = std::strtoull(args[6].c_str(), nullptr, 10);
+  std::vector<bool> suppressed(static_cast<size_t>(n_vocab), false);
+  for (int32_t id : id_list(args[7])) {
+    if (id >= 0 && id < n_vocab) suppressed[static_cast<size_t>(id)] = true;
+  }
+  g4ref::Sampler sampler(so);
   std::string out = "[";
   for (int32_t step = 0; step < max_new; ++step) {
     const float* l = api.llama_get_logits_ith(lctx, -1);
     if (!l) die("llama_get_logits_ith", "no logits at position " + std::to_string(n_past - 1));
-    int32_t best = 0;
-    for (int32_t i = 1; i < n_vocab; ++i) {
-      if (l[i] > l[best]) best = i;
-    }
-    out += (step ? ", " : "") + logprob_json(l, n_vocab, best, k);
-    if (std::find(stops.begin(), stops.end(), best) != stops.end()) break;
+    int32_t next = static_cast<int32_t>(sampler.next(n_vocab, [&](int i) {
+      return suppressed[static_cast<size_t>(i)] ? -std::numeric_limits<double>::infinity() : static_cast<double>(l[i]);
+    }));
+    out += (step ? ", " : "") + logprob_json(l, n_vocab, next, k);
+    if (std::find(stops.begin(), stops.end(), next) != stops.end()) break;
     if (step + 1 == max_new) break;
-    if (int32_t rc = api.llama_decode(lctx, api.llama_batch_get_one(&best, 1)); rc != 0) {
+    if (int32_t rc = api.llama_decode(lctx, api.llama_batch_get_one(&next, 1)); rc != 0) {
       die("llama_decode", "failed with code " + std::to_string(rc) + " at position " + std::to_string(n_past));
     }
     ++n_past;
@@ -331,7 +351,7 @@ int logits(const Api& api, llama_model* model, mtmd_context* ctx, const std::str
       Item it{};
       ls >> it.kind;
       for (std::string a; ls >> a;) it.args.push_back(a);
-      const size_t want = it.kind == 't' || it.kind == 's' ? 1 : it.kind == 'i' ? 3 : it.kind == 'a' ? 1 : it.kind == 'g' ? 3 : 0;
+      const size_t want = it.kind == 't' || it.kind == 's' ? 1 : it.kind == 'i' ? 3 : it.kind == 'a' ? 1 : it.kind == 'g' ? 8 : 0;
       if (want == 0 || it.args.size() != want) die(plan_path, "bad line: " + line);
       plan.push_back(it);
     }
