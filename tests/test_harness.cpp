@@ -201,6 +201,18 @@ TEST(HarnessTask, EveryTaskFileBuildsItsSamples) {
     EXPECT_EQ(c.messages.back()["role"], "user") << name;
     if (name == "mmlu_pro_5shot") {
       EXPECT_EQ(c.messages.size(), 11u);  // 5 exemplar turns + the question
+      // lm-eval's fewshot_to_text: the exemplar is its question and options, and its answer is cot_content with
+      // "A: Let's think step by step." rewritten to "Answer: Let's think step by step."; only the test question ends
+      // with that line itself (doc_to_text).
+      for (size_t m = 0; m + 1 < c.messages.size(); m += 2) {
+        const std::string u = c.messages[m]["content"], a = c.messages[m + 1]["content"];
+        EXPECT_EQ(u.find("Answer:"), std::string::npos) << u;
+        EXPECT_EQ(a.rfind("Answer: Let's think step by step. ", 0), 0u) << a;
+        EXPECT_EQ(a.find("A: Let's"), std::string::npos) << a;
+      }
+      EXPECT_EQ(c.messages[1]["content"], "Answer: Let's think step by step. 37 + 73 = 110, which is option (C). The answer is (C).");
+      const std::string q = c.messages.back()["content"];
+      EXPECT_EQ(q.substr(q.size() - 34), "\nAnswer: Let's think step by step.");
     }
   }
 }
@@ -538,6 +550,13 @@ TEST(HarnessCli, FourShardMergeEqualsUnshardedOnTheReference) {
   EXPECT_EQ(m["shards"], 4);
   EXPECT_EQ(slurp(dir / "sharded/results.json"), slurp(dir / "whole/results.json"));
   std::printf("4-shard merge vs unsharded (mmlu_pro_ll, 8 samples, reference exact): results.json byte-identical\n");
+  // eval audit on the parent folder takes every shard's records.
+  ASSERT_EQ(testing::run_command(std::string(G4REF_CLI) + " eval audit '" + (dir / "sharded") + "' --model '" + model +
+                                     "' --samples 0 --json 2>&1", &out), 0) << out;
+  const ojson audit = ojson::parse(out.substr(out.find('{')));
+  EXPECT_EQ(audit["folders"], 4);
+  EXPECT_EQ(audit["audited"], 8);
+  EXPECT_EQ(audit["of"], 8);
   EXPECT_NE(testing::run_command(std::string(G4REF_CLI) + " eval run --task mmlu_pro_ll --limit 9 --backend reference --model '" +
                                      model + "' --quiet --out '" + (dir / "whole") + "' 2>&1", &out), 0);
   EXPECT_NE(out.find("settings.limit (earlier 8, now 9)"), std::string::npos) << out;

@@ -344,7 +344,21 @@ Conversation build_conversation(const Task& task, const Sample& sample, bool thi
       if (task.multiple_choice()) choices = original_choices(task, ex, where + ": few-shot record");
       const ojson vars = template_vars(task, choices, where);
       messages.push_back({{"role", "user"}, {"content", fill_template(user, ex, vars, where + ": fewshot.user")}});
-      messages.push_back({{"role", "assistant"}, {"content", fill_template(assistant, ex, vars, where + ": fewshot.assistant")}});
+      std::string answer = fill_template(assistant, ex, vars, where + ": fewshot.assistant");
+      // fewshot.replace: [[FROM, TO], …] applied in order to the exemplar's answer (MMLU-Pro's cot_content starts
+      // "A: Let's think step by step.", which its protocol rewrites to "Answer: …").
+      if (f.contains("replace")) {
+        for (const ojson& rule : f["replace"]) {
+          if (!rule.is_array() || rule.size() != 2 || !rule[0].is_string() || !rule[1].is_string() || rule[0].get<std::string>().empty()) {
+            fail(task.path, "fewshot.replace must be a list of [FROM, TO] string pairs with FROM not empty");
+          }
+          const std::string from = rule[0].get<std::string>(), to = rule[1].get<std::string>();
+          for (size_t at = answer.find(from); at != std::string::npos; at = answer.find(from, at + to.size())) {
+            answer.replace(at, from.size(), to);
+          }
+        }
+      }
+      messages.push_back({{"role", "assistant"}, {"content", answer}});
       ++used;
     }
   }
