@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <thread>
 
 #include "io/gguf.h"
@@ -158,6 +159,104 @@ TEST(Endpoint, LlamaServerAtF32AndQ8AndAPerturbedTensor) {
   ASSERT_TRUE(j["first_failure"].is_object());
   std::cout << "[ endpoint ] perturbed blk.1.attn_q.weight: first failing position " << j["first_failure"]["position"]
             << " (KL " << j["first_failure"]["kl"] << ")\n";
+}
+
+// The records of a run folder, by sample id.
+std::map<std::string, nlohmann::json> records_of(const std::string& dir) {
+  std::map<std::string, nlohmann::json> out;
+  std::ifstream in(dir + "/samples.jsonl");
+  for (std::string line; std::getline(in, line);) {
+    const nlohmann::json r = nlohmann::json::parse(line);
+    out[r["id"].get<std::string>()] = r;
+  }
+  return out;
+}
+
+nlohmann::json run_json(const std::string& cmd) {
+  std::string out;
+  const int rc = testing::run_command(cmd + " 2>&1", &out);
+  EXPECT_EQ(rc, 0) << cmd << "\n" << out;
+  const size_t brace = out.find('{');
+  return nlohmann::json::parse(brace == std::string::npos ? std::string("null") : out.substr(brace), nullptr, false);
+}
+
+// The harness through a server (eval run --backend endpoint): g4ref serve in exact gives every record the
+// in-process reference gives (log-likelihood, greedy generation, seeded sampling); llama.cpp's llama-server on an
+// F32 GGUF of the same weights is scored by prompt-prefix n_probs, and eval audit finds it agreeing with the
+// reference on every sample.
+TEST(Endpoint, HarnessRunsThroughAServer) {
+  const std::string dir = testing::tiny_checkpoint();
+  testing::TempDir d("endpoint_harness");
+  const int port = free_port();
+  ServerProcess serve(std::string(G4REF_CLI) + " serve --model " + dir + " --precision exact --port " + std::to_string(port));
+  const std::string url = "http://127.0.0.1:" + std::to_string(port);
+  ASSERT_TRUE(wait_ready(url));
+  const std::string cli = std::string(G4REF_CLI) + " eval run --quiet --json --model " + dir;
+  struct Case {
+    const char* task;
+    const char* extra;
+  };
+  for (const Case c : {Case{"mmlu_pro_ll", "--limit 4"}, Case{"mmlu_pro", "--limit 3 --max-new-tokens 10"},
+                       Case{"aime", "--limit 2 --max-new-tokens 10 --seed 7"}}) {
+    const std::string ref_dir = d / (std::string(c.task) + "_ref"), end_dir = d / (std::string(c.task) + "_endpoint");
+    run_json(cli + " --task " + c.task + " " + c.extra + " --backend reference --out " + ref_dir);
+    const nlohmann::json j =
+        run_json(cli + " --task " + c.task + " " + c.extra + " --backend endpoint --url " + url + " --out " + end_dir);
+    ASSERT_TRUE(j.is_object());
+    const auto ref = records_of(ref_dir), end = records_of(end_dir);
+    ASSERT_EQ(ref.size(), end.size()) << c.task;
+    ASSERT_FALSE(ref.empty());
+    int same = 0;
+    for (const auto& [id, r] : ref) {
+      const nlohmann::json& e = end.at(id);
+      EXPECT_EQ(e["prompt_ids_sha256"], r["prompt_ids_sha256"]) << c.task << " " << id;
+      EXPECT_EQ(e["output"], r["output"]) << c.task << " " << id;
+      EXPECT_EQ(e["score"], r["score"]) << c.task << " " << id;
+      if (r.contains("output_ids")) {
+        EXPECT_EQ(e["output_ids"], r["output_ids"]) << c.task << " " << id;
+      }
+      if (r.contains("choice_logprobs")) {
+        for (const auto& [letter, lp] : r["choice_logprobs"].items()) {
+          EXPECT_NEAR(e["choice_logprobs"][letter].get<double>(), lp.get<double>(), 1e-12) << c.task << " " << id << " " << letter;
+        }
+      }
+      same += e["output"] == r["output"];
+    }
+    std::cout << "[ endpoint harness ] " << c.task << ": g4ref serve (exact) " << same << "/" << ref.size()
+              << " records as the in-process reference's\n";
+  }
+  // A sampled run through the server, audited: the reference's sampler replayed on its own logits draws every token.
+  const nlohmann::json audit = run_json(std::string(G4REF_CLI) + " eval audit " + (d / "aime_endpoint") + " --model " + dir +
+                                        " --samples 0 --json");
+  EXPECT_EQ(audit["agreeing"], audit["audited"]);
+  EXPECT_EQ(audit["audited"], 8);
+
+  if (access(llama_server().c_str(), X_OK) != 0) {
+    GTEST_SKIP() << "llama-server is not built (" << llama_server() << "; setup.sh builds it)";
+  }
+  std::string out;
+  const std::string gguf = d / "f32.gguf";
+  ASSERT_EQ(testing::run_command(std::string(G4REF_CLI) + " export-gguf --model " + dir + " --type f32 --out " + gguf, &out), 0) << out;
+  const int lport = free_port();
+  ServerProcess llama(llama_server() + " -m " + gguf + " --host 127.0.0.1 --port " + std::to_string(lport) +
+                      " -c 1024 -t 2 --no-webui -fa off -ctk f32 -ctv f32");
+  const std::string lurl = "http://127.0.0.1:" + std::to_string(lport);
+  ASSERT_TRUE(wait_ready(lurl));
+  for (const Case c : {Case{"mmlu_pro_ll", "--limit 6"}, Case{"mmlu_pro", "--limit 3 --max-new-tokens 10"}}) {
+    const std::string run_dir = d / (std::string(c.task) + "_llama");
+    const nlohmann::json j = run_json(cli + " --task " + c.task + " " + c.extra + " --backend endpoint --url " + lurl +
+                                      " --precision f32 --out " + run_dir);
+    ASSERT_TRUE(j.is_object());
+    const nlohmann::json run = nlohmann::json::parse(std::ifstream(run_dir + "/run.json"));
+    EXPECT_EQ(run["backend"]["score_method"], "completion_n_probs");
+    // The reference on the GGUF llama-server reads (llama.cpp's embedding scale is the GGUF's).
+    const nlohmann::json a = run_json(std::string(G4REF_CLI) + " eval audit " + run_dir + " --model " + gguf +
+                                      " --samples 0 --json");
+    std::cout << "[ endpoint harness ] " << c.task << " on llama-server F32: " << a["agreeing"] << "/" << a["audited"]
+              << " samples agree with the reference (audit), same prompt ids " << a["same_prompt_ids"] << "\n";
+    EXPECT_EQ(a["agreeing"], a["audited"]) << c.task;
+    EXPECT_EQ(a["same_prompt_ids"], a["audited"]) << c.task;
+  }
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "backends/endpoint_backend.h"
 #include "backends/reference_backend.h"
 #include "base/error.h"
 
@@ -54,7 +55,24 @@ std::unique_ptr<Backend> make_backend(const nlohmann::json& s) {
     return std::make_unique<ReferenceBackend>(o);
   }
   if (kind == "llamacpp") return make_llamacpp_backend(s);
-  fail("backend settings", "unknown backend kind '" + kind + "' (known: reference, llamacpp)");
+  if (kind == "endpoint") {
+    check_keys(s, {"kind", "url", "model", "tokenizer", "served_model", "api_key", "score_method", "precision"});
+    EndpointBackendOptions o;
+    o.url = get(s, "url", "");
+    if (o.url.empty()) fail("backend settings", "an endpoint backend needs 'url' (the server's http://host:port)");
+    o.model = get(s, "model", "");
+    if (o.model.empty()) {
+      fail("backend settings", "an endpoint backend needs 'model': the checkpoint the server serves (for its tokenizer, "
+                               "chat template and config)");
+    }
+    o.tokenizer = get(s, "tokenizer", "");
+    o.served_model = get(s, "served_model", "");
+    o.api_key = get(s, "api_key", "");
+    o.score_method = get(s, "score_method", "auto", {"auto", "prompt_logprobs", "completion_n_probs"});
+    o.precision = get(s, "precision", "");
+    return std::make_unique<EndpointBackend>(o);
+  }
+  fail("backend settings", "unknown backend kind '" + kind + "' (known: reference, llamacpp, endpoint)");
 }
 
 }  // namespace g4ref

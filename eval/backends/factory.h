@@ -3,6 +3,8 @@
 //    "embed_scale"?: hf|llamacpp, "window"?: lower|symmetric, "image_attention"?: sliding|all}
 //   {"kind": "llamacpp", "model": DIR, "type"?: f32|f16|bf16|q8_0|q4_0|q4_k|q6_k, "mmproj_type"?, "kv"?: f16|f32,
 //    "flash_attn"?: auto|on|off, "tokenizer"?}
+//   {"kind": "endpoint", "url": http://host:port, "model": the checkpoint it serves, "tokenizer"?, "served_model"?,
+//    "api_key"?, "score_method"?: auto|prompt_logprobs|completion_n_probs, "precision"?: a label of what it claims}
 // Unknown kinds and keys are errors naming the key.
 #pragma once
 

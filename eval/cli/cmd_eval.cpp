@@ -24,17 +24,32 @@ std::string tasks_dir() {
 }
 
 struct EvalRunArgs {
-  std::string task, task_file, data, backend = "reference", model, url, out, precision, shard;
+  std::string task, task_file, data, backend = "reference", model, url, out, precision, shard, served_model, api_key,
+      score_method;
   int limit = 0, max_new_tokens = 0, logprobs = 0, threads = 0, shard_count = 0;
   uint64_t seed = 0;
   bool think = false, json = false, quiet = false;
 };
 
-nlohmann::ordered_json backend_settings(const std::string& kind, const std::string& model, const std::string& url,
-                                        const std::string& precision, int threads) {
+// The backend's settings as the run records them (SECRETS false: without the API key) or as the factory takes them.
+nlohmann::ordered_json backend_settings(const EvalRunArgs& a, bool secrets) {
+  const std::string& kind = a.backend;
+  if (kind != "reference" && kind != "llamacpp" && kind != "endpoint") {
+    fail("--backend", "is '" + kind + "' (expected reference, llamacpp or endpoint)");
+  }
+  if (kind == "endpoint" && a.url.empty()) fail("--url", "the endpoint backend needs the server's address (http://host:port)");
+  if (kind != "endpoint" && (!a.url.empty() || !a.served_model.empty() || !a.api_key.empty() || !a.score_method.empty())) {
+    fail("--url", "--url, --served-model, --api-key and --score-method are for --backend endpoint");
+  }
   nlohmann::ordered_json b = {{"kind", kind}};
+  const std::string& model = a.model;
+  const std::string& precision = a.precision;
+  const int threads = secrets ? a.threads : 0;
   if (!model.empty()) b["model"] = fs::absolute(model).lexically_normal().string();
-  if (!url.empty()) b["url"] = url;
+  if (!a.url.empty()) b["url"] = a.url;
+  if (!a.served_model.empty()) b["served_model"] = a.served_model;
+  if (!a.score_method.empty()) b["score_method"] = a.score_method;
+  if (secrets && !a.api_key.empty()) b["api_key"] = a.api_key;
   // llama.cpp's precision is the GGUF type the weights are exported in.
   if (!precision.empty()) b[kind == "llamacpp" ? "type" : "precision"] = precision;
   if (threads > 0 && kind == "reference") b["threads"] = threads;
@@ -49,15 +64,18 @@ void add_run(CLI::App& eval) {
   t->excludes(tf);
   cmd->add_option("--data", a->data, "the real data: a converted file, or a folder of files named as the task's (default: the bundled synthetic set)");
   cmd->add_option("--backend", a->backend, "reference | llamacpp | endpoint")->capture_default_str();
-  cmd->add_option("--model", a->model, "checkpoint folder or GGUF file (reference, llamacpp)");
-  cmd->add_option("--url", a->url, "server base URL (endpoint)");
+  cmd->add_option("--model", a->model, "checkpoint folder or GGUF file (reference, llamacpp); endpoint: the checkpoint the server serves (its tokenizer and template build the prompts)");
+  cmd->add_option("--url", a->url, "server base address, http://host:port (endpoint)");
+  cmd->add_option("--served-model", a->served_model, "the model name the server serves (endpoint; default: the first of /v1/models)");
+  cmd->add_option("--api-key", a->api_key, "bearer token for the server (endpoint; never written to the run folder; or G4REF_API_KEY)");
+  cmd->add_option("--score-method", a->score_method, "endpoint scoring: auto | prompt_logprobs | completion_n_probs");
   cmd->add_option("--out", a->out, "run folder (rerun with the same folder to resume)")->required();
   cmd->add_option("--limit", a->limit, "first N records of the dataset only");
   cmd->add_option("--shard", a->shard, "I/N: run shard I of N (default: from SLURM_ARRAY_TASK_ID/COUNT, SLURM_PROCID/NTASKS, OMPI_COMM_WORLD_RANK/SIZE or JOB_COMPLETION_INDEX)");
   cmd->add_option("--shard-count", a->shard_count, "N for JOB_COMPLETION_INDEX (or G4REF_SHARD_COUNT)");
   cmd->add_option("--seed", a->seed, "choice shuffles, sampling and bootstrap seed")->capture_default_str();
   cmd->add_flag("--think", a->think, "thinking mode (<|think|>; the thought channel is stripped before extraction)");
-  cmd->add_option("--precision", a->precision, "backend precision (reference: exact | f32 | bf16; llamacpp: the GGUF type f32 | f16 | bf16 | q8_0 | q4_0 | q4_k | q6_k)");
+  cmd->add_option("--precision", a->precision, "backend precision (reference: exact | f32 | bf16; llamacpp: the GGUF type f32 | f16 | bf16 | q8_0 | q4_0 | q4_k | q6_k; endpoint: a label of what the server computes in)");
   cmd->add_option("--threads", a->threads, "backend threads (not part of the run's settings)");
   cmd->add_option("--max-new-tokens", a->max_new_tokens, "generation budget (default: the task's)");
   cmd->add_option("--logprobs", a->logprobs, "record the top-K logprobs of each generated token (for eval audit's KL)");
@@ -65,10 +83,13 @@ void add_run(CLI::App& eval) {
   cmd->add_flag("--json", a->json, "machine-readable summary");
   cmd->callback([a] {
     if (a->task.empty() && a->task_file.empty()) fail("eval run", "give --task NAME or --task-file FILE");
+    if (a->api_key.empty() && a->backend == "endpoint") {
+      if (const char* k = std::getenv("G4REF_API_KEY")) a->api_key = k;
+    }
     EvalSettings s;
     s.task_path = a->task_file.empty() ? task_path_for(a->task, tasks_dir()) : a->task_file;
     s.data = a->data;
-    s.backend = backend_settings(a->backend, a->model, a->url, a->precision, 0);
+    s.backend = backend_settings(*a, false);
     s.limit = a->limit;
     s.seed = a->seed;
     s.think = a->think;
@@ -76,7 +97,7 @@ void add_run(CLI::App& eval) {
     s.logprobs = a->logprobs;
     std::string source;
     resolve_shard(a->shard, a->shard_count, &s.shard_index, &s.shard_count, &source);
-    nlohmann::json factory = backend_settings(a->backend, a->model, a->url, a->precision, a->threads);
+    nlohmann::json factory = backend_settings(*a, true);
     const RunSummary r = run_eval(s, a->out, [factory] { return make_backend(factory); },
                                   a->quiet ? nullptr : &std::cerr, ::isatty(2) != 0);
     if (a->json) {
@@ -160,7 +181,7 @@ void add_audit(CLI::App& eval) {
   auto json = std::make_shared<bool>(false);
   CLI::App* cmd = eval.add_subcommand(
       "audit", "Re-score a run's samples teacher-forced with the reference on the same weights: does it agree?");
-  cmd->add_option("dir", a->dir, "run folder (or one shard's folder)")->required();
+  cmd->add_option("dir", a->dir, "run folder, one shard's folder, or the parent folder of a sharded run")->required();
   cmd->add_option("--model", a->model, "the same weights as a checkpoint folder for the reference")->required();
   cmd->add_option("--samples", a->samples, "audit this many samples (a fixed, id-hashed subset; 0: all)")->capture_default_str();
   cmd->add_option("--precision", *precision, "reference precision (exact | f32 | bf16)");
@@ -168,7 +189,11 @@ void add_audit(CLI::App& eval) {
   cmd->add_option("--top-k", a->top_k, "reference top entries per position (the KL's support)")->capture_default_str();
   cmd->add_flag("--json", *json, "machine-readable summary");
   cmd->callback([a, precision, threads, json] {
-    nlohmann::json settings = backend_settings("reference", a->model, "", *precision, *threads);
+    EvalRunArgs ref;
+    ref.model = a->model;
+    ref.precision = *precision;
+    ref.threads = *threads;
+    nlohmann::json settings = backend_settings(ref, true);
     a->make = [settings] { return make_backend(settings); };
     const nlohmann::ordered_json r = run_audit(*a);
     if (*json) {

@@ -1,50 +1,19 @@
 #include "crosscheck/endpoint_check.h"
 
-#include <httplib.h>
-
 #include <cmath>
 #include <limits>
 #include <map>
 
+#include "backends/http_endpoint.h"
 #include "base/error.h"
 
 namespace g4ref {
 
 namespace {
 
-struct Endpoint {
-  std::string host;
-  int port = 80;
-  std::unique_ptr<httplib::Client> client;
-  std::string key;
-
-  explicit Endpoint(const EndpointOptions& o) : key(o.api_key) {
-    std::string rest = o.url;
-    if (rest.rfind("http://", 0) == 0) rest = rest.substr(7);
-    else if (rest.rfind("https://", 0) == 0) fail(o.url, "https is not supported; give an http:// address");
-    while (!rest.empty() && rest.back() == '/') rest.pop_back();
-    const size_t colon = rest.rfind(':');
-    host = rest.substr(0, colon);
-    if (colon != std::string::npos) port = std::stoi(rest.substr(colon + 1));
-    client = std::make_unique<httplib::Client>(host, port);
-    client->set_read_timeout(600, 0);
-    client->set_connection_timeout(10, 0);
-    if (!key.empty()) client->set_bearer_token_auth(key);
-  }
-
-  // POST PATH BODY; STATUS gets the HTTP status (-1: no answer).
-  nlohmann::json post(const std::string& path, const nlohmann::json& body, int* status) {
-    auto r = client->Post(path.c_str(), body.dump(), "application/json");
-    *status = r ? r->status : -1;
-    if (!r) return nullptr;
-    return nlohmann::json::parse(r->body, nullptr, false);
-  }
-  nlohmann::json get(const std::string& path, int* status) {
-    auto r = client->Get(path.c_str());
-    *status = r ? r->status : -1;
-    if (!r) return nullptr;
-    return nlohmann::json::parse(r->body, nullptr, false);
-  }
+// The server, as the checks below talk to it.
+struct Endpoint : HttpEndpoint {
+  explicit Endpoint(const EndpointOptions& o) : HttpEndpoint(o.url, o.api_key) {}
 };
 
 // One scored position: the server's top entries (id → logprob) for the next token after the prefix.

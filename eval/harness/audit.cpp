@@ -95,15 +95,37 @@ double bucketed_kl(const std::vector<TopLogprob>& ref, const ojson& backend_top)
 }  // namespace
 
 ojson run_audit(const AuditOptions& o) {
-  const std::string run_path = (fs::path(o.dir) / "run.json").string();
-  if (!fs::exists(run_path)) fail(o.dir, "has no run.json (audit one run folder, or one shard's folder)");
+  // One run folder, one shard's folder, or the parent of a sharded run (every shard-I-of-N/ it holds, which must
+  // share their settings): the records of all of them.
+  std::vector<std::string> dirs;
+  if (fs::exists(fs::path(o.dir) / "run.json")) {
+    dirs.push_back(o.dir);
+  } else if (fs::is_directory(o.dir)) {
+    for (const auto& e : fs::directory_iterator(o.dir)) {
+      if (e.is_directory() && e.path().filename().string().rfind("shard-", 0) == 0 && fs::exists(e.path() / "run.json"))
+        dirs.push_back(e.path().string());
+    }
+    std::sort(dirs.begin(), dirs.end());
+  }
+  if (dirs.empty()) fail(o.dir, "has no run.json and no shard-I-of-N/ folders (audit a run folder, a shard's folder, or a sharded run's parent)");
+  const std::string run_path = (fs::path(dirs[0]) / "run.json").string();
   const ojson run = ojson::parse(read_text_file(run_path));
   const ojson& settings = run.at("settings");
   const ojson spec = run.value("task_spec", ojson::object());
   const std::string mode = settings.at("mode").get<std::string>();
   const std::string letters = spec.contains("choices") ? spec["choices"].value("letters", "ABCDEFGHIJ") : "";
-  int64_t dropped = 0;
-  std::vector<ojson> records = read_sample_log((fs::path(o.dir) / "samples.jsonl").string(), false, &dropped);
+  std::vector<ojson> records;
+  for (const std::string& d : dirs) {
+    const std::string rp = (fs::path(d) / "run.json").string();
+    if (d != dirs[0]) {
+      const ojson other = ojson::parse(read_text_file(rp));
+      if (other.at("settings") != settings) fail(rp, "holds a shard with other settings than " + run_path);
+      if (other.value("backend", ojson()) != run.value("backend", ojson())) fail(rp, "holds a shard run on another backend than " + run_path);
+    }
+    int64_t dropped = 0;
+    std::vector<ojson> part = read_sample_log((fs::path(d) / "samples.jsonl").string(), false, &dropped);
+    for (ojson& r : part) records.push_back(std::move(r));
+  }
   if (records.empty()) fail(o.dir, "samples.jsonl holds no records to audit");
   std::vector<const ojson*> chosen;
   for (const ojson& r : records) chosen.push_back(&r);
@@ -145,11 +167,29 @@ ojson run_audit(const AuditOptions& o) {
       const std::vector<int> out = r->at("output_ids").get<std::vector<int>>();
       const ScoreResult sr = ref->score(prompt, out, o.top_k);
       int first = -1;
-      for (size_t t = 0; t < sr.tokens.size(); ++t)
-        if (sr.tokens[t].rank != 1) {
-          first = static_cast<int>(t);
-          break;
+      if (sampled) {
+        // The reference's sampler, seeded as the run's was, replayed along the backend's path on the reference's
+        // logits: the first token it would have drawn otherwise.
+        if (!ref->capabilities().full_logits) fail(ref->name(), "cannot replay a sampled run: it gives no full logits");
+        Prompt path = prompt;
+        for (int x : out) {
+          path.ids.push_back(x);
+          path.token_types.push_back(0);
+          path.block_ids.push_back(-1);
         }
+        const Eigen::MatrixXd z = ref->logits(path);
+        Sampler sampler(task_sampling(spec, sample_seed(settings.value("seed", uint64_t{0}), id)));
+        for (size_t t = 0; t < out.size() && first < 0; ++t) {
+          const Eigen::Index row = static_cast<Eigen::Index>(prompt.ids.size() + t) - 1;
+          if (sampler.next(static_cast<int>(z.cols()), [&](int v) { return z(row, v); }) != out[t]) first = static_cast<int>(t);
+        }
+      } else {
+        for (size_t t = 0; t < sr.tokens.size(); ++t)
+          if (sr.tokens[t].rank != 1) {
+            first = static_cast<int>(t);
+            break;
+          }
+      }
       const bool same = first < 0;
       agree += same;
       a["agree"] = same;
@@ -178,14 +218,15 @@ ojson run_audit(const AuditOptions& o) {
                {"reference", ref->describe()},
                {"audited", chosen.size()},
                {"of", records.size()},
+               {"folders", dirs.size()},
                {"agreement_rate", agree / n},
                {"agreeing", agree},
                {"same_prompt_ids", same_ids},
                {"run_score_on_audited", run_score / n}};
   if (mode == "loglikelihood") out["reference_score_on_audited"] = ref_score / n;
   else {
-    out["greedy_comparison"] = sampled ? "the run sampled (temperature > 0): tokens that are not the reference's argmax are expected"
-                                       : "greedy run: every token should be the reference's argmax";
+    out["token_comparison"] = sampled ? "sampled run: the reference's sampler, seeded as the run's, replayed on the reference's logits along the run's path; every token should be the one it draws"
+                                      : "greedy run: every token should be the reference's argmax";
     out["kl_mean"] = with_kl ? ojson(kl_sum / with_kl) : ojson(nullptr);
     out["kl_note"] = with_kl ? "KL(reference || backend) over the tokens both top-k lists hold plus one bucket for the rest: a lower bound of the full KL"
                              : "the run recorded no logprobs (eval run --logprobs K), so no KL";

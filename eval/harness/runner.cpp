@@ -155,12 +155,26 @@ class Progress {
   std::chrono::steady_clock::time_point t0_, last_;
 };
 
+}  // namespace
+
+SamplingOptions task_sampling(const ojson& spec, uint64_t seed) {
+  const ojson gen = spec.value("generation", ojson::object());
+  SamplingOptions so;
+  so.temperature = gen.value("temperature", 0.0);
+  so.top_k = gen.value("top_k", 64);
+  so.top_p = gen.value("top_p", 0.95);
+  so.seed = seed;
+  return so;
+}
+
 uint64_t sample_seed(uint64_t seed, const std::string& id) {
   uint64_t z = seed ^ stable_hash(id);
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   return z ^ (z >> 31);
 }
+
+namespace {
 
 ojson token_logprobs_json(const std::vector<TokenLogprob>& lps) {
   ojson out = ojson::array();
@@ -207,10 +221,7 @@ ojson evaluate(const Task& task, const Sample& s, const EvalSettings& settings, 
     const ojson gen = task.spec.value("generation", ojson::object());
     GenerateOptions o;
     o.max_new_tokens = max_new_tokens;
-    o.sampling.temperature = gen.value("temperature", 0.0);
-    o.sampling.top_k = gen.value("top_k", 64);
-    o.sampling.top_p = gen.value("top_p", 0.95);
-    o.sampling.seed = sample_seed(settings.seed, s.id);
+    o.sampling = task_sampling(task.spec, sample_seed(settings.seed, s.id));
     if (gen.contains("stop")) o.stop = gen["stop"].get<std::vector<std::string>>();
     o.top_logprobs = settings.logprobs;
     const GenerateResult g = backend.generate(prompt, o);

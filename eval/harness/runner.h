@@ -71,4 +71,10 @@ std::vector<nlohmann::ordered_json> read_sample_log(const std::string& path, boo
 // results.json of RECORDS (in manifest order) under RUN (the run.json contents).
 nlohmann::ordered_json compute_results(const nlohmann::ordered_json& run, const std::vector<nlohmann::ordered_json>& records);
 
+// The sampling seed of one sample: a function of --seed and the sample id only (so shards, resumes and audits
+// draw the same numbers).
+uint64_t sample_seed(uint64_t seed, const std::string& id);
+// The sampling a generative task's samples use: its "generation" temperature, top_k and top_p, and SEED.
+SamplingOptions task_sampling(const nlohmann::ordered_json& task_spec, uint64_t seed);
+
 }  // namespace g4ref
