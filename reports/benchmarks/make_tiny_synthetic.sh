@@ -15,10 +15,7 @@ mkdir -p "$work"
 summary="$work/summary.jsonl"
 : > "$summary"
 for task in mmlu_pro mmlu_pro_ll gpqa_diamond mmmlu aime; do
-  backends=(reference llamacpp)
-  # The llama.cpp backend generates greedily only; AIME's protocol samples (temperature 1).
-  [ "$task" = aime ] && backends=(reference)
-  for backend in "${backends[@]}"; do
+  for backend in reference llamacpp; do
     extra=()
     n=$limit
     [ "$task" = mmmlu ] && n=$((3 * limit))   # all three bundled locales
@@ -27,13 +24,12 @@ for task in mmlu_pro mmlu_pro_ll gpqa_diamond mmmlu aime; do
       --max-new-tokens "$tokens" --limit "$n" --quiet --json "${extra[@]}" |
       python3 -c "import json,sys; j=json.load(sys.stdin); t=list(j['results']['tasks'].values())[0]; print(json.dumps({'task': '$task', 'backend': '$backend', 'n': t['n'], 'mean': t['mean'], 'unparsed': t['unparsed'], 'seconds': j['seconds']}))" >> "$summary"
   done
-  [ "$task" = aime ] && continue
   "$g4ref" eval audit "$work/llamacpp-$task" --model "$work/tiny" --samples 0 --json |
     python3 -c "import json,sys; a=json.load(sys.stdin); print(json.dumps({'task': '$task', 'audit_agreement': a['agreement_rate'], 'audited': a['audited'], 'same_prompt_ids': a['same_prompt_ids'], 'kl_mean': a.get('kl_mean')}))" >> "$summary"
 done
 "$g4ref" eval report "$work"/reference-* "$work"/llamacpp-* --out reports/benchmarks/tiny-synthetic \
   --title "Text tasks on the tiny synthetic checkpoint (pipeline test, not a model score)" \
-  --note "Random weights (g4ref synth --preset tiny) and synthetic bundled data: these numbers are real measurements of the harness, and say nothing about Gemma 4. Generation capped at $tokens new tokens, the first $limit records of each bundled set. AIME runs on the reference only (llama.cpp's backend here generates greedily, the protocol samples). Run 1: reference in exact mode; run 2: llama.cpp on an f32 GGUF export of the same weights."
+  --note "Random weights (g4ref synth --preset tiny) and synthetic bundled data: these numbers are real measurements of the harness, and say nothing about Gemma 4. Generation capped at $tokens new tokens, the first $limit records of each bundled set. AIME samples (temperature 1, top-k 64, top-p 0.95, a seed per sample); on llama.cpp the tokens are drawn by g4ref's sampler from llama.cpp's logits, and the audit replays the reference's sampler with the same seed on the reference's logits. Run 1: reference in exact mode; run 2: llama.cpp on an f32 GGUF export of the same weights."
 cp "$summary" reports/benchmarks/tiny-synthetic/summary.jsonl
 # Wall time of each run (this machine, shared CPUs) and the reference's audit of each llama.cpp run.
 python3 - "$summary" reports/benchmarks/tiny-synthetic/README.md <<'PY'
