@@ -266,6 +266,27 @@ def main():
                                                      "parameters": {"type": "object", "properties": {
                                                          "city": {"type": "string"}}}}}]}))
 
+    # OpenAI request bodies, as clients send them to g4ref serve.
+    put(out, "fuzz_openai_request", "chat.json", json.dumps({
+        "model": "gemma-4-12b-unified", "temperature": 0.7, "top_p": 0.9, "top_k": 40, "seed": -3,
+        "max_completion_tokens": 8, "stop": ["\n\n", "END"], "logprobs": True, "top_logprobs": 3,
+        "stream": True, "stream_options": {"include_usage": True},
+        "chat_template_kwargs": {"enable_thinking": True},
+        "messages": [{"role": "developer", "content": [{"type": "text", "text": "Be brief."}]},
+                     {"role": "user", "content": [{"type": "text", "text": "Hi"},
+                                                  {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+                                                  {"type": "input_audio", "input_audio": {"data": "UklGRg==", "format": "wav"}}]},
+                     {"role": "assistant", "content": None, "reasoning_content": "hm",
+                      "tool_calls": [{"id": "c1", "type": "function",
+                                      "function": {"name": "get", "arguments": "{\"city\": \"Paris\"}"}}]},
+                     {"role": "tool", "tool_call_id": "c1", "content": "20 C"}],
+        "tools": [{"type": "function", "function": {"name": "get", "parameters": {"type": "object"}}}]}))
+    put(out, "fuzz_openai_request", "completion.json", json.dumps({
+        "model": "gemma-4-12b-unified", "prompt": [2, 105, 9, 17], "max_tokens": 0, "echo": True, "logprobs": 5,
+        "prompt_logprobs": 5, "temperature": 0, "n": 1}))
+    put(out, "fuzz_openai_request", "completion_text.json", json.dumps({
+        "prompt": ["<bos>Hello"], "max_tokens": 4, "stop": "x", "presence_penalty": 0, "logit_bias": {}}))
+
 
 if __name__ == "__main__":
     main()
