@@ -8,7 +8,7 @@
 #
 # A maintainer script, not part of tests/run.sh (CI): it needs root, installs packages and takes minutes.
 #   sudo tests/slurm/run.sh [BUILD_DIR]        (default: build; needs BUILD_DIR/eval/g4ref)
-# Environment: G4REF_SLURM_LIMIT (samples, default 40), G4REF_SLURM_TOKENS (--max-new-tokens, default 24),
+# Environment: G4REF_SLURM_LIMIT (samples, default 40), G4REF_SLURM_TOKENS (--max-new-tokens, default 64),
 # G4REF_SLURM_KEEP=1 keeps the temporary folder (checkpoint, runs, Slurm logs) after a pass.
 set -euo pipefail
 
@@ -17,7 +17,7 @@ root="$(cd "$here/../.." && pwd)"
 build="$(cd "${1:-$root/build}" && pwd)"
 g4ref="$build/eval/g4ref"
 limit="${G4REF_SLURM_LIMIT:-40}"
-tokens="${G4REF_SLURM_TOKENS:-24}"
+tokens="${G4REF_SLURM_TOKENS:-64}"
 shards=4
 
 log() { echo "[slurm-test $(date +%T)] $*"; }
@@ -126,13 +126,15 @@ for _ in $(seq 1 1200); do
   st="$(squeue -h -j "$victim" -o '%T' 2>/dev/null || true)"
   [ "$st" = RUNNING ] && [ "$(records "$shard_log")" -ge 2 ] && break
   [ -z "$st" ] && die "task $victim ended before it could be requeued; raise G4REF_SLURM_LIMIT"
-  sleep 0.5
+  sleep 0.2
 done
 before="$(records "$shard_log")"
 log "requeue: scontrol requeue $victim while RUNNING with $before records in shard-1-of-$shards/samples.jsonl"
 scontrol requeue "$victim"
-# Slurm makes a requeued job wait about two minutes (its BeginTime); start it now instead.
 sleep 1
+left="$(records "$shard_log")"
+log "the first attempt of $victim was stopped and left $left records"
+# Slurm makes a requeued job wait about two minutes (its BeginTime); start it now instead.
 scontrol update JobId="$victim" StartTime=now
 log "after requeue: $(scontrol show job "$victim" | grep -o 'JobState=[A-Z]* Reason=[A-Za-z]*\|Restarts=[0-9]*' | tr '\n' ' ')"
 
@@ -177,8 +179,9 @@ extra = sum(1 for k in got if k not in want)
 print(f"  samples: {sum(got.values())} records in the shards, {len(want)} expected; lost {lost}, duplicated {dup}, extra {extra}")
 sys.exit(0 if lost == 0 and dup == 0 and extra == 0 else 1)
 EOF
-resumed="$(grep -c . "$shard_log")"
-log "requeued task: $before records before the requeue, $resumed after; the second attempt's log: $(grep -o 'restart [0-9]*' "$work/sharded/slurm/shard-1-of-$shards.log" | tr '\n' ' ')"
+final="$(grep -c . "$shard_log")"
+log "requeued task: requeue issued at $before records, the first attempt left $left, the second resumed from them and ended with $final ($(grep -o '[0-9]* resumed, [0-9]* run' "$work/sharded/slurm/shard-1-of-$shards.log"))"
+[ "$final" -gt "$left" ] || die "the requeued task ran nothing after its restart"
 
 if cmp "$work/sharded/results.json" "$work/whole/results.json"; then
   log "merged results.json is byte-identical to the unsharded run's ($(wc -c <"$work/whole/results.json") bytes, sha256 $(sha256sum "$work/whole/results.json" | cut -c1-16)…)"
