@@ -522,7 +522,7 @@ TEST(HarnessRunner, OneCallChoiceScoresEqualPerChoiceCalls) {
 }
 
 TEST(HarnessCli, EvalCommandsHaveHelpAndJson) {
-  for (const char* cmd : {"eval", "eval run", "eval merge", "eval report", "eval audit", "eval score"}) {
+  for (const char* cmd : {"eval", "eval run", "eval merge", "eval submit", "eval report", "eval audit", "eval score"}) {
     std::string out;
     EXPECT_EQ(testing::run_command(std::string(G4REF_CLI) + " " + cmd + " --help 2>&1", &out), 0) << cmd;
     EXPECT_NE(out.find("Usage"), std::string::npos) << cmd;

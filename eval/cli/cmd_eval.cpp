@@ -1,9 +1,14 @@
-// g4ref eval run | merge | report | audit: benchmark tasks through any backend, resumable and sharded; shards
-// merged with a completeness proof; reports with plots; a fast backend's run audited by the reference.
+// g4ref eval run | merge | submit | report | audit: benchmark tasks through any backend, resumable and sharded;
+// shards merged with a completeness proof, or queued on Slurm; reports with plots; a fast backend's run audited by
+// the reference.
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include "backends/factory.h"
@@ -11,6 +16,7 @@
 #include "cli/common.h"
 #include "harness/audit.h"
 #include "harness/runner.h"
+#include "harness/slurm.h"
 #include "harness/task.h"
 
 namespace g4ref {
@@ -56,9 +62,8 @@ nlohmann::ordered_json backend_settings(const EvalRunArgs& a, bool secrets) {
   return b;
 }
 
-void add_run(CLI::App& eval) {
-  auto a = std::make_shared<EvalRunArgs>();
-  CLI::App* cmd = eval.add_subcommand("run", "Run a benchmark task through a backend into a resumable run folder");
+// The options of `eval run`, on CMD into A; `eval submit` checks its run arguments with the same ones.
+void add_run_options(CLI::App* cmd, EvalRunArgs* a) {
   auto* t = cmd->add_option("--task", a->task, "a task of eval/tasks/ by name (mmlu_pro, mmlu_pro_ll, gpqa_diamond, mmmlu, aime)");
   auto* tf = cmd->add_option("--task-file", a->task_file, "a task file by path");
   t->excludes(tf);
@@ -81,6 +86,12 @@ void add_run(CLI::App& eval) {
   cmd->add_option("--logprobs", a->logprobs, "record the top-K logprobs of each generated token (for eval audit's KL)");
   cmd->add_flag("--quiet", a->quiet, "no progress output");
   cmd->add_flag("--json", a->json, "machine-readable summary");
+}
+
+void add_run(CLI::App& eval) {
+  auto a = std::make_shared<EvalRunArgs>();
+  CLI::App* cmd = eval.add_subcommand("run", "Run a benchmark task through a backend into a resumable run folder");
+  add_run_options(cmd, a.get());
   cmd->callback([a] {
     if (a->task.empty() && a->task_file.empty()) fail("eval run", "give --task NAME or --task-file FILE");
     if (a->api_key.empty() && a->backend == "endpoint") {
@@ -204,6 +215,181 @@ void add_audit(CLI::App& eval) {
   });
 }
 
+// Runs ARGV (argv[0] looked up on the PATH) and returns its exit status; its standard output goes to OUT, its
+// standard error to ours.
+int run_capturing(const std::vector<std::string>& argv, std::string* out) {
+  int pipefd[2];
+  if (::pipe(pipefd) != 0) fail(argv[0], "cannot create a pipe");
+  const pid_t pid = ::fork();
+  if (pid < 0) fail(argv[0], "cannot fork");
+  if (pid == 0) {
+    ::dup2(pipefd[1], 1);
+    ::close(pipefd[0]);
+    ::close(pipefd[1]);
+    std::vector<char*> args;
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
+    std::fprintf(stderr, "g4ref: error: %s: cannot run it: %s\n", argv[0].c_str(), std::strerror(errno));
+    ::_exit(127);
+  }
+  ::close(pipefd[1]);
+  out->clear();
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(pipefd[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0) out->append(buf, static_cast<size_t>(n));
+  ::close(pipefd[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+std::string joined(const std::vector<std::string>& argv) {
+  std::string s;
+  for (const std::string& a : argv) {
+    if (!s.empty()) s += ' ';
+    s += shell_word(a);
+  }
+  return s;
+}
+
+struct EvalSubmitArgs {
+  bool slurm = false, dry_run = false, json = false;
+  int shards = 0;
+  std::string sbatch = "sbatch";
+  std::vector<std::string> run_args;
+  SlurmJob job;
+};
+
+// The run arguments checked by `eval run`'s own parser (unknown options, missing --out, bad numbers fail here,
+// before anything is queued), then rewritten for the job: --out taken out, the paths made absolute.
+void prepare_run_args(const std::vector<std::string>& raw, SlurmJob* job) {
+  CLI::App check{"eval run"};
+  EvalRunArgs a;
+  add_run_options(&check, &a);
+  std::vector<std::string> reversed(raw.rbegin(), raw.rend());
+  try {
+    check.parse(reversed);
+  } catch (const CLI::ParseError& e) {
+    fail("eval run arguments", e.what());
+  }
+  if (a.task.empty() && a.task_file.empty()) fail("eval run arguments", "give --task NAME or --task-file FILE");
+  if (!a.task.empty()) task_path_for(a.task, tasks_dir());  // an unknown task fails now, naming it
+  const std::pair<const char*, std::string*> paths[] = {{"--model", &a.model}, {"--data", &a.data}, {"--task-file", &a.task_file}};
+  for (const auto& [name, value] : paths)
+    if (!value->empty() && !fs::exists(*value)) fail(std::string("eval run arguments: ") + name, "no such file or folder: " + *value);
+  job->out_dir = fs::absolute(a.out).lexically_normal().string();
+  while (job->out_dir.size() > 1 && job->out_dir.back() == '/') job->out_dir.pop_back();
+  auto absolute = [](const std::string& p) { return fs::absolute(p).lexically_normal().string(); };
+  job->run_args.clear();
+  for (size_t i = 0; i < raw.size(); ++i) {
+    const std::string& t = raw[i];
+    if (t == "--out" && i + 1 < raw.size()) {
+      ++i;
+      continue;
+    }
+    if (t.rfind("--out=", 0) == 0) continue;
+    bool done = false;
+    for (const char* name : {"--model", "--data", "--task-file"}) {
+      const std::string n = name;
+      if (t == n && i + 1 < raw.size()) {
+        job->run_args.push_back(t);
+        job->run_args.push_back(absolute(raw[++i]));
+        done = true;
+      } else if (t.rfind(n + "=", 0) == 0) {
+        job->run_args.push_back(n + "=" + absolute(t.substr(n.size() + 1)));
+        done = true;
+      }
+      if (done) break;
+    }
+    if (!done) job->run_args.push_back(t);
+  }
+}
+
+void add_submit(CLI::App& eval) {
+  auto a = std::make_shared<EvalSubmitArgs>();
+  CLI::App* cmd = eval.add_subcommand(
+      "submit", "Queue a sharded run on a cluster: a Slurm job array of `eval run` shards and a merge job after it");
+  cmd->add_flag("--slurm", a->slurm, "submit to Slurm with sbatch (the one scheduler supported)")->required();
+  cmd->add_option("--shards", a->shards, "N: the number of shards, one array task each (tasks 0 … N-1)")->required();
+  cmd->add_option("--array-parallel", a->job.array_parallel, "K: at most K shards running at once (--array=0-(N-1)%K)");
+  cmd->add_option("--partition", a->job.partition, "Slurm partition(s) for both jobs");
+  cmd->add_option("--time", a->job.time, "time limit per shard (and for the merge), in Slurm's form: M, H:M:S, D-H:M:S");
+  cmd->add_option("--cpus-per-task", a->job.cpus_per_task, "CPUs per shard (also its OMP_NUM_THREADS)");
+  cmd->add_option("--mem", a->job.mem, "memory per shard (and for the merge): 16G, 4000M, …");
+  cmd->add_option("--job-name", a->job.job_name, "job name (the merge job gets NAME-merge)")->capture_default_str();
+  cmd->add_option("--sbatch", a->sbatch, "the sbatch program")->capture_default_str();
+  cmd->add_flag("--dry-run", a->dry_run, "print the two scripts and the sbatch commands; write and submit nothing");
+  cmd->add_flag("--json", a->json, "machine-readable summary (job ids, scripts, logs)");
+  cmd->add_option("run_args", a->run_args, "after --: the `g4ref eval run` arguments, --out included and --shard left out")->required();
+  cmd->footer(
+      "Example: g4ref eval submit --slurm --shards 16 --array-parallel 4 --time 1-00:00:00 -- \\\n"
+      "           --task mmlu_pro --backend reference --model /models/12b --out /scratch/mmlu_pro_exact\n"
+      "Array task I runs `g4ref eval run ARGS --shard I/N` into OUT/shard-I-of-N/ (requeued tasks resume);\n"
+      "the merge job (--dependency=afterok) writes OUT/results.json. Scripts and logs: OUT/slurm/.");
+  cmd->callback([a] {
+    SlurmJob& job = a->job;
+    job.shards = a->shards;
+    std::error_code ec;
+    const fs::path self = fs::read_symlink("/proc/self/exe", ec);
+    if (ec) fail("/proc/self/exe", "cannot find this program's path: " + ec.message());
+    job.program = self.string();
+    prepare_run_args(a->run_args, &job);
+    const std::string array_text = array_script(job), merge_text = merge_script(job);
+    const std::string dir = slurm_dir(job);
+    const std::string array_path = (fs::path(dir) / "shards.sbatch").string(), merge_path = (fs::path(dir) / "merge.sbatch").string();
+    const std::vector<std::string> array_cmd = array_submit_command(a->sbatch, array_path);
+    const std::vector<std::string> merge_cmd = merge_submit_command(a->sbatch, merge_path, "ARRAY_JOB_ID");
+    nlohmann::ordered_json j = {{"scheduler", "slurm"}, {"shards", job.shards}, {"out", job.out_dir},
+                                {"scripts", {{"array", array_path}, {"merge", merge_path}}}};
+    if (a->dry_run) {
+      if (a->json) {
+        j["dry_run"] = true;
+        j["array_script"] = array_text;
+        j["merge_script"] = merge_text;
+        j["commands"] = {joined(array_cmd), joined(merge_cmd)};
+        std::cout << j.dump(2) << "\n";
+      } else {
+        std::cout << "# " << array_path << "\n" << array_text << "\n# " << merge_path << "\n" << merge_text
+                  << "\n# submitted with:\n" << joined(array_cmd) << "\n" << joined(merge_cmd) << "\n";
+      }
+      return;
+    }
+    fs::create_directories(dir, ec);
+    if (ec || !fs::is_directory(dir)) fail(dir, "cannot create the folder for the scripts and logs: " + ec.message());
+    auto write = [](const std::string& path, const std::string& text) {
+      std::ofstream f(path, std::ios::binary | std::ios::trunc);
+      f << text;
+      f.close();
+      if (!f) fail(path, "cannot write the script");
+      fs::permissions(path, fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec, fs::perm_options::add);
+    };
+    write(array_path, array_text);
+    write(merge_path, merge_text);
+    std::string out;
+    int rc = run_capturing(array_cmd, &out);
+    if (rc != 0) fail(a->sbatch, "submitting the shard array failed (exit " + std::to_string(rc) + "): " + joined(array_cmd));
+    const std::string array_id = parse_parsable_job_id(out);
+    const std::vector<std::string> merge_real = merge_submit_command(a->sbatch, merge_path, array_id);
+    rc = run_capturing(merge_real, &out);
+    if (rc != 0)
+      fail(a->sbatch, "submitting the merge job failed (exit " + std::to_string(rc) + "): " + joined(merge_real) +
+                          "; the shard array " + array_id + " is queued: submit the merge by hand with that command");
+    const std::string merge_id = parse_parsable_job_id(out);
+    if (a->json) {
+      j["array_job"] = array_id;
+      j["merge_job"] = merge_id;
+      j["logs"] = {{"shards", dir + "/shard-%a-of-" + std::to_string(job.shards) + ".log"}, {"merge", dir + "/merge.log"}};
+      std::cout << j.dump(2) << "\n";
+    } else {
+      std::cout << "submitted shard array " << array_id << " (tasks 0-" << job.shards - 1 << ") and merge job " << merge_id
+                << " (afterok:" << array_id << "); scripts and logs in " << dir << "\n";
+    }
+  });
+}
+
 }  // namespace
 
 void add_eval_command(CLI::App& app) {
@@ -211,6 +397,7 @@ void add_eval_command(CLI::App& app) {
   eval->require_subcommand(1);
   add_run(*eval);
   add_merge(*eval);
+  add_submit(*eval);
   add_report(*eval);
   add_audit(*eval);
   add_eval_score_command(*eval);
