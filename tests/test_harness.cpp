@@ -521,6 +521,22 @@ TEST(HarnessRunner, OneCallChoiceScoresEqualPerChoiceCalls) {
   }
 }
 
+// A --limit that ends inside the first of a task's several data files (MMMLU: one file per locale) runs, and the
+// run records the one file its samples came from.
+TEST(HarnessCli, LimitInsideTheFirstOfSeveralFiles) {
+  TempDir dir("harness_limit");
+  std::string out;
+  ASSERT_EQ(testing::run_command(std::string(G4REF_CLI) + " eval run --task mmmlu --limit 2 --backend reference --model '" +
+                                     testing::tiny_checkpoint() + "' --max-new-tokens 4 --quiet --json --out '" + (dir / "run") + "' 2>&1",
+                                 &out),
+            0)
+      << out;
+  const ojson run = ojson::parse(slurp(dir / "run/run.json"));
+  ASSERT_EQ(run["settings"]["data"].size(), 1u);
+  EXPECT_EQ(run["settings"]["data"][0]["file"], "mmlu_DE-DE.csv");
+  EXPECT_EQ(ojson::parse(slurp(dir / "run/results.json"))["tasks"]["mmmlu"]["n"], 2);
+}
+
 TEST(HarnessCli, EvalCommandsHaveHelpAndJson) {
   for (const char* cmd : {"eval", "eval run", "eval merge", "eval submit", "eval report", "eval audit", "eval score"}) {
     std::string out;

@@ -262,7 +262,8 @@ Loaded load(const EvalSettings& es) {
     fail("--think", "task " + L.task.name + " scores choice log-likelihoods right after the question; thinking does not apply");
   const int task_max = L.task.spec.value("generation", ojson::object()).value("max_new_tokens", 256);
   ojson data = ojson::array();
-  for (size_t i = 0; i < L.files.size(); ++i)
+  // The files the samples came from (a --limit may end inside the first of several).
+  for (size_t i = 0; i < L.digests.size(); ++i)
     data.push_back({{"file", fs::path(L.files[i].path).filename().string()}, {"sha256", L.digests[i]}});
   L.settings = {{"task", L.task.name},
                 {"task_sha256", L.task.file_sha256},
