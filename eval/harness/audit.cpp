@@ -166,7 +166,7 @@ ojson run_audit(const AuditOptions& o) {
     } else {
       const std::vector<int> out = r->at("output_ids").get<std::vector<int>>();
       const ScoreResult sr = ref->score(prompt, out, o.top_k);
-      int first = -1;
+      int first = -1, replayed = -1;
       if (sampled) {
         // The reference's sampler, seeded as the run's was, replayed along the backend's path on the reference's
         // logits: the first token it would have drawn otherwise.
@@ -181,7 +181,8 @@ ojson run_audit(const AuditOptions& o) {
         Sampler sampler(task_sampling(spec, sample_seed(settings.value("seed", uint64_t{0}), id)));
         for (size_t t = 0; t < out.size() && first < 0; ++t) {
           const Eigen::Index row = static_cast<Eigen::Index>(prompt.ids.size() + t) - 1;
-          if (sampler.next(static_cast<int>(z.cols()), [&](int v) { return z(row, v); }) != out[t]) first = static_cast<int>(t);
+          const int drawn = sampler.next(static_cast<int>(z.cols()), [&](int v) { return z(row, v); });
+          if (drawn != out[t]) first = static_cast<int>(t), replayed = drawn;
         }
       } else {
         for (size_t t = 0; t < sr.tokens.size(); ++t)
@@ -197,7 +198,9 @@ ojson run_audit(const AuditOptions& o) {
       a["first_divergent_token"] = first < 0 ? ojson(nullptr) : ojson(first);
       if (first >= 0) {
         a["backend_token"] = out[first];
-        a["reference_token"] = sr.tokens[first].top.empty() ? ojson(nullptr) : ojson(sr.tokens[first].top[0].id);
+        // Greedy: the reference's argmax there; sampled: the token its replayed sampler drew.
+        a["reference_token"] = sampled ? ojson(replayed)
+                                       : sr.tokens[first].top.empty() ? ojson(nullptr) : ojson(sr.tokens[first].top[0].id);
       }
       a["path_logprob_reference"] = sr.sum_logprob();
       if (r->contains("logprobs") && r->at("logprobs").size() == sr.tokens.size() && !sr.tokens.empty()) {
