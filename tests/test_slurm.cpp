@@ -281,6 +281,9 @@ TEST(SlurmCli, BadArgumentsAreRefusedNamingTheField) {
       {" --shards 4 --time 25h -- --task mmlu_pro --model '" + model + "' --out /tmp/x", "--time"},
       {" --shards 0 -- --task mmlu_pro --model '" + model + "' --out /tmp/x", "--shards"},
       {" -- --task mmlu_pro --model '" + model + "' --out /tmp/x", "--shards is required"},
+      {" --shards 2 -- --task mmlu_pro --backend endpoint --url http://127.0.0.1:9 --api-key sekret --model '" + model +
+           "' --out /tmp/x",
+       "export G4REF_API_KEY"},
   };
   for (const Case& c : cases) {
     std::string out;

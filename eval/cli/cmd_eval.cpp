@@ -276,6 +276,10 @@ void prepare_run_args(const std::vector<std::string>& raw, SlurmJob* job) {
     fail("eval run arguments", e.what());
   }
   if (a.task.empty() && a.task_file.empty()) fail("eval run arguments", "give --task NAME or --task-file FILE");
+  if (!a.api_key.empty()) {
+    fail("eval run arguments: --api-key", "would be written into the job script; export G4REF_API_KEY before sbatch "
+                                           "instead (jobs inherit the submitting environment)");
+  }
   if (!a.task.empty()) task_path_for(a.task, tasks_dir());  // an unknown task fails now, naming it
   const std::pair<const char*, std::string*> paths[] = {{"--model", &a.model}, {"--data", &a.data}, {"--task-file", &a.task_file}};
   for (const auto& [name, value] : paths)
