@@ -242,7 +242,7 @@ TEST(Endpoint, HarnessRunsThroughAServer) {
                       " -c 1024 -t 2 --no-webui -fa off -ctk f32 -ctv f32");
   const std::string lurl = "http://127.0.0.1:" + std::to_string(lport);
   ASSERT_TRUE(wait_ready(lurl));
-  for (const Case c : {Case{"mmlu_pro_ll", "--limit 6"}, Case{"mmlu_pro", "--limit 3 --max-new-tokens 10"}}) {
+  for (const Case c : {Case{"mmlu_pro_ll", "--limit 4"}, Case{"mmlu_pro", "--limit 2 --max-new-tokens 8"}}) {
     const std::string run_dir = d / (std::string(c.task) + "_llama");
     const nlohmann::json j = run_json(cli + " --task " + c.task + " " + c.extra + " --backend endpoint --url " + lurl +
                                       " --precision f32 --out " + run_dir);
