@@ -513,6 +513,22 @@ TEST(ReliabilityFuzzFindings, JsonNumberOverflowNamesTheFile) {
   testing::expect_error([&] { SafetensorsFile::open(t / "num.safetensors"); }, t / "num.safetensors", "number overflow");
 }
 
+TEST(ReliabilityFuzzFindings, ZeroLengthSentencePiecePieceNamesTheFile) {
+  // fuzz_tokenizer_model (long run, after 367,179 executions): a model whose pieces include an empty one made
+  // SentencePiece's trie builder throw a bare Darts::Details::Exception ("failed to insert key: zero-length key").
+  // The 81 bytes of that input, as libFuzzer kept them.
+  static const char kModel[] =
+      "\x0a\x0e\x0a\x05\x3c\x70\x61\x64\x0e\x0a\x05\x3c\x65\x6f\x73\x3e"
+      "\x15\x00\x00\x00\x00\x18\x03\x0a\x0e\x0a\x05\x00\x00\x00\x00\x18"
+      "\x15\x00\x00\x00\x00\x18\x0d\x0d\x0d\x0d\x0d\x03\x0a\x0e\x0a\x0a"
+      "\x3c\x75\x6e\x6b\x3e\x15\x00\x00\x00\x00\x18\x02\x0a\x0f\x0a\x06"
+      "\x3c\x6d\x61\x73\x6b\x3e\x15\x00\x00\x00\x00\x18\x04\x18\x00\x20"
+      "\x00";
+  testing::TempDir t("rel_fz_spm");
+  write_all(t / "tokenizer.model", std::string(kModel, sizeof kModel - 1));
+  testing::expect_error([&] { load_tokenizer(t / "tokenizer.model"); }, t / "tokenizer.model", "SentencePiece refused it");
+}
+
 TEST(ReliabilityFuzzFindings, NegativeLayerCountIsRefusedBeforeSizingTables) {
   // fuzz_config: num_hidden_layers = -4 without layer_types sized the default layer table from -4:
   // "cannot create std::vector larger than max_size()".

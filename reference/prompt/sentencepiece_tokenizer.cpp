@@ -3,6 +3,7 @@
 #include <sentencepiece_processor.h>
 
 #include <algorithm>
+#include <exception>
 #include <utility>
 #include <vector>
 
@@ -15,7 +16,14 @@ namespace {
 class SentencePieceTokenizer final : public Tokenizer {
  public:
   explicit SentencePieceTokenizer(const std::string& path) : path_(path) {
-    const auto status = sp_.Load(path);
+    // SentencePiece reports most bad models in its status, but some only by throwing (its trie builder refuses a
+    // zero-length piece with a Darts exception): both become an error naming the file.
+    sentencepiece::util::Status status;
+    try {
+      status = sp_.Load(path);
+    } catch (const std::exception& e) {
+      fail(path, std::string("not a usable SentencePiece model: SentencePiece refused it (") + e.what() + ")");
+    }
     if (!status.ok()) fail(path, "not a SentencePiece model: " + status.ToString());
     if (sp_.GetPieceSize() <= 0) fail(path, "the SentencePiece model has no pieces");
     for (int id = 0; id < sp_.GetPieceSize(); ++id) {
@@ -36,7 +44,12 @@ class SentencePieceTokenizer final : public Tokenizer {
     auto flush = [&](size_t end) {
       if (end <= start) return;
       std::vector<int> part;
-      const auto status = sp_.Encode(text.substr(start, end - start), &part);
+      sentencepiece::util::Status status;
+      try {
+        status = sp_.Encode(text.substr(start, end - start), &part);
+      } catch (const std::exception& e) {
+        fail(path_, std::string("cannot encode: SentencePiece failed (") + e.what() + ")");
+      }
       if (!status.ok()) fail(path_, "cannot encode: " + status.ToString());
       ids.insert(ids.end(), part.begin(), part.end());
     };
