@@ -3,6 +3,7 @@
 #include <cctype>
 #include <filesystem>
 
+#include "backends/llamacpp_adapter.h"
 #include "base/error.h"
 
 namespace g4ref {
@@ -84,10 +85,7 @@ std::string shell_word(const std::string& s) {
   bool plain = !s.empty();
   for (char c : s)
     if (!std::isalnum(static_cast<unsigned char>(c)) && std::string("/._-+=:,@%").find(c) == std::string::npos) plain = false;
-  if (plain) return s;
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
+  return plain ? s : shell_quote(s);
 }
 
 void check_slurm_job(const SlurmJob& job) {
