@@ -360,7 +360,15 @@ TEST(Server, BoundedLoadOf200RequestsFrom8Clients) {
   EXPECT_EQ(bad_4xx, 50);
   EXPECT_EQ(lost, 0);
   EXPECT_TRUE(s.alive());
+// GCC says __SANITIZE_ADDRESS__, clang __has_feature(address_sanitizer).
 #if defined(__SANITIZE_ADDRESS__)
+#define G4REF_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define G4REF_UNDER_ASAN 1
+#endif
+#endif
+#if defined(G4REF_UNDER_ASAN)
   // AddressSanitizer keeps freed memory in quarantine (256 MB by default) to catch use-after-free, so resident memory
   // grows under any load there; its leak checker judges the server's memory in that build instead.
   std::cout << "[ load ] RSS growth not judged under AddressSanitizer (quarantine)\n";
