@@ -58,6 +58,7 @@ struct GenerateResult {
   std::string finish_reason;               // "stop" (a stop token or string) or "length"
   std::vector<TokenLogprob> logprobs;      // when asked for
   double prompt_seconds = 0, decode_seconds = 0;
+  int64_t reported_prompt_tokens = -1;     // a server's own count of the prompt (usage.prompt_tokens), when it gives one
 };
 
 // Which operations a backend offers; a caller asks before it relies on one.

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <map>
 
 #include "base/error.h"
@@ -83,12 +85,16 @@ nlohmann::json EndpointBackend::describe() const {
           {"score_method", score_method_},
           {"precision_claim", options_.precision},
           {"config_hash", config_.hash()},
-          {"prompts", "token ids built by g4ref's tokenizer and chat template"}};
+          {"prompts", "token ids built by g4ref's tokenizer and chat template; with media, the chat messages"},
+          {"media_tokens", options_.media_tokens}};
 }
 
 BackendCapabilities EndpointBackend::capabilities() const {
   BackendCapabilities c;
   c.score = score_method_ != "none";
+  c.images = config_.vision.present;
+  c.video = config_.vision.present;
+  c.audio = config_.audio.present;
   c.max_top_logprobs = options_.max_top_logprobs;
   return c;
 }
@@ -100,10 +106,142 @@ std::string EndpointBackend::detokenize(const std::vector<int>& ids) { return to
 std::string EndpointBackend::render(const Conversation& conversation) { return g4ref::render(conversation); }
 
 Prompt EndpointBackend::prepare(const Conversation& conversation, const MediaOptions& media) {
-  if (!conversation.media_parts().empty()) {
-    fail(name(), "prompts travel to the server as token ids, which cannot carry images, audio or video");
+  Prompt p = build_prompt(conversation, *tokenizer_, config_, media);
+  if (!p.media.empty()) {
+    // Media cannot travel as token ids: the prompt goes to /v1/chat/completions as the messages it came from,
+    // and the ids built here say how many tokens the server must count for it.
+    p.media.clear();
+    p.media.shrink_to_fit();
+    pending_chat_ = {p.rendered, conversation};
   }
-  return build_prompt(conversation, *tokenizer_, config_, media);
+  return p;
+}
+
+namespace {
+
+std::string base64_encode(const std::string& bytes) {
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    const uint32_t v = (static_cast<uint8_t>(bytes[i]) << 16) | (static_cast<uint8_t>(bytes[i + 1]) << 8) | static_cast<uint8_t>(bytes[i + 2]);
+    for (int k = 3; k >= 0; --k) out += kAlphabet[(v >> (6 * k)) & 63];
+  }
+  if (i < bytes.size()) {
+    uint32_t v = static_cast<uint8_t>(bytes[i]) << 16;
+    if (i + 1 < bytes.size()) v |= static_cast<uint8_t>(bytes[i + 1]) << 8;
+    out += kAlphabet[(v >> 18) & 63];
+    out += kAlphabet[(v >> 12) & 63];
+    out += i + 1 < bytes.size() ? kAlphabet[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+std::string file_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) fail(path, "cannot open the media file for reading");
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string mime_of(const std::string& path, const std::string& type) {
+  std::string ext = std::filesystem::path(path).extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (!ext.empty()) ext.erase(0, 1);
+  if (type == "image") return "image/" + std::string(ext == "jpg" ? "jpeg" : ext.empty() ? "png" : ext);
+  if (type == "video") return "video/" + std::string(ext.empty() ? "mp4" : ext);
+  return "audio/" + std::string(ext.empty() ? "wav" : ext);
+}
+
+// A Hugging Face-form media part ({"type": "image", "path"}) as OpenAI's chat API spells it, with the bytes inline.
+nlohmann::json openai_part(const nlohmann::ordered_json& part) {
+  const std::string type = part.value("type", "");
+  std::string ref;
+  for (const char* key : {"path", "url", type.c_str()})
+    if (part.contains(key) && part[key].is_string()) {
+      ref = part[key].get<std::string>();
+      break;
+    }
+  if (ref.rfind("file://", 0) == 0) ref = ref.substr(7);
+  std::string url = ref;
+  std::string b64;
+  if (ref.rfind("data:", 0) == 0) {
+    const size_t comma = ref.find(',');
+    b64 = comma == std::string::npos ? "" : ref.substr(comma + 1);
+  } else {
+    b64 = base64_encode(file_bytes(ref));
+    url = "data:" + mime_of(ref, type) + ";base64," + b64;
+  }
+  if (type == "image") return {{"type", "image_url"}, {"image_url", {{"url", url}}}};
+  if (type == "video") return {{"type", "video_url"}, {"video_url", {{"url", url}}}};
+  std::string format = std::filesystem::path(ref).extension().string();
+  if (!format.empty()) format.erase(0, 1);
+  return {{"type", "input_audio"}, {"input_audio", {{"data", b64}, {"format", format.empty() ? "wav" : format}}}};
+}
+
+}  // namespace
+
+GenerateResult EndpointBackend::generate_chat(const Conversation& conversation, const Prompt& prompt,
+                                              const GenerateOptions& o) {
+  nlohmann::json messages = nlohmann::json::array();
+  for (const auto& m : conversation.messages) {
+    nlohmann::json out = nlohmann::json::parse(m.dump());
+    if (m.contains("content") && m["content"].is_array()) {
+      out["content"] = nlohmann::json::array();
+      for (const auto& part : m["content"]) {
+        const std::string t = part.value("type", "");
+        if (t == "image" || t == "audio" || t == "video") out["content"].push_back(openai_part(part));
+        else out["content"].push_back(nlohmann::json::parse(part.dump()));
+      }
+    }
+    messages.push_back(out);
+  }
+  nlohmann::json body = {{"model", served_model_},
+                         {"messages", messages},
+                         {"max_tokens", o.max_new_tokens},
+                         {"temperature", o.sampling.temperature},
+                         {"top_p", o.sampling.top_p},
+                         {"top_k", o.sampling.top_k},
+                         {"seed", static_cast<int64_t>(o.sampling.seed)},
+                         {"chat_template_kwargs", {{"enable_thinking", conversation.thinking}}}};
+  if (!o.stop.empty()) body["stop"] = o.stop;
+  int status = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  const nlohmann::json r = http_->post("/v1/chat/completions", body, &status);
+  GenerateResult g;
+  g.decode_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (status != 200 || !r.is_object() || !r.contains("choices") || !r["choices"].is_array() || r["choices"].empty()) {
+    std::string answer = r.dump();
+    if (answer.size() > 400) answer = answer.substr(0, 400) + "…";
+    fail(options_.url, "/v1/chat/completions answered " + std::to_string(status) + " to a prompt with media: " + answer);
+  }
+  const nlohmann::json& msg = r["choices"][0].value("message", nlohmann::json::object());
+  g.text = msg.contains("content") && msg["content"].is_string() ? msg["content"].get<std::string>() : "";
+  g.finish_reason = r["choices"][0].value("finish_reason", "") == "length" ? "length" : "stop";
+  g.ids = tokenizer_->encode(g.text);
+  last_ids_source_ = "the text tokenized again";
+  if (r.contains("usage") && r["usage"].is_object() && r["usage"].contains("prompt_tokens")) {
+    g.reported_prompt_tokens = r["usage"]["prompt_tokens"].get<int64_t>();
+  }
+  const int64_t ours = static_cast<int64_t>(prompt.ids.size());
+  if (options_.media_tokens == "must_match") {
+    if (g.reported_prompt_tokens < 0) {
+      fail(options_.url, "does not report usage.prompt_tokens, so the media token budget it used cannot be checked "
+                         "(media_tokens: record accepts that)");
+    }
+    if (g.reported_prompt_tokens != ours) {
+      fail(options_.url, "counted " + std::to_string(g.reported_prompt_tokens) + " prompt tokens where g4ref's preprocessing gives " +
+                             std::to_string(ours) + " (" + std::to_string(prompt.count_tokens(1)) + " image, " +
+                             std::to_string(prompt.count_tokens(2)) + " video, " + std::to_string(prompt.count_tokens(3)) +
+                             " audio): its media budget or template differs from the task's; give the server the task's "
+                             "image budget, or run with media_tokens: record to keep both counts in each sample");
+    }
+  }
+  g.prompt_ids = {};
+  return g;
 }
 
 void EndpointBackend::check_prompt_ids(const nlohmann::json& answer, const std::vector<int>& sent, const std::string& path) const {
@@ -116,6 +254,10 @@ void EndpointBackend::check_prompt_ids(const nlohmann::json& answer, const std::
 }
 
 ScoreResult EndpointBackend::score(const Prompt& prompt, const std::vector<int>& continuation, int top_k) {
+  if (prompt.count_tokens(1) + prompt.count_tokens(2) + prompt.count_tokens(3) > 0) {
+    fail(options_.url, "cannot score a prompt with media: teacher-forced scores need the prompt as token ids, which "
+                       "cannot carry images, audio or video (generation goes through /v1/chat/completions)");
+  }
   if (score_method_ == "none") {
     fail(options_.url, "offers no teacher-forced log-probabilities (neither /v1/completions prompt_logprobs nor "
                        "llama-server's /completion n_probs answered)");
@@ -216,7 +358,14 @@ int EndpointBackend::id_of_piece(const std::string& piece) {
 
 GenerateResult EndpointBackend::generate(const Prompt& prompt, const GenerateOptions& o,
                                          const std::function<void(int)>& on_token) {
-  if (!prompt.media.empty()) fail(name(), "prompts travel to the server as token ids, which cannot carry media");
+  if (!prompt.media.empty() || prompt.count_tokens(1) + prompt.count_tokens(2) + prompt.count_tokens(3) > 0) {
+    if (pending_chat_.first != prompt.rendered || prompt.rendered.empty()) {
+      fail(name(), "a prompt with media must come from this backend's prepare() (it is sent as chat messages)");
+    }
+    const Conversation conversation = std::move(pending_chat_.second);
+    pending_chat_ = {};
+    return generate_chat(conversation, prompt, o);
+  }
   nlohmann::json body = {{"model", served_model_},
                          {"prompt", prompt.ids},
                          {"max_tokens", o.max_new_tokens},

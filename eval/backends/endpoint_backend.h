@@ -28,6 +28,9 @@ struct EndpointBackendOptions {
   std::string score_method = "auto";  // auto | prompt_logprobs | completion_n_probs
   std::string precision;       // what the server is said to compute in (a label for the records)
   int max_top_logprobs = 20;   // the largest top-k the server returns (OpenAI's limit is 20)
+  // Prompts with media: must_match refuses an answer whose usage.prompt_tokens differs from the count g4ref's
+  // preprocessing gives (another image budget, another template); record keeps both counts in each sample.
+  std::string media_tokens = "must_match";
 };
 
 class EndpointBackend final : public Backend {
@@ -40,7 +43,9 @@ class EndpointBackend final : public Backend {
   std::vector<int> tokenize(const std::string& text) override;
   std::string detokenize(const std::vector<int>& ids) override;
   std::string render(const Conversation& conversation) override;
-  // Text only: media cannot travel as token ids (a prompt with media is refused).
+  // The reference's prompt (its ids count the media tokens the server must count too). A prompt with media
+  // cannot travel as token ids: generate() sends the conversation it was prepared from to /v1/chat/completions
+  // with the media inline (image_url, input_audio, video_url data URLs); score() refuses it.
   Prompt prepare(const Conversation& conversation, const MediaOptions& media) override;
   // TOP_K is capped at max_top_logprobs. With completion_n_probs a continuation token outside the server's top K is
   // asked for again with the whole vocabulary listed; it comes back censored (its logprob an upper bound, its rank
@@ -54,6 +59,7 @@ class EndpointBackend final : public Backend {
   const std::string& last_ids_source() const { return last_ids_source_; }
 
  private:
+  GenerateResult generate_chat(const Conversation& conversation, const Prompt& prompt, const GenerateOptions& options);
   void check_prompt_ids(const nlohmann::json& answer, const std::vector<int>& sent, const std::string& path) const;
   int id_of_piece(const std::string& piece);
 
@@ -63,6 +69,7 @@ class EndpointBackend final : public Backend {
   std::unique_ptr<HttpEndpoint> http_;
   std::string served_model_, score_method_, last_ids_source_;
   nlohmann::json server_model_entry_;
+  std::pair<std::string, Conversation> pending_chat_;  // the rendered text and conversation of the last media prompt
   std::map<std::string, int> by_piece_;  // vocabulary pieces spelled by one id only (-1: by several)
 };
 

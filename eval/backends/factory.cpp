@@ -56,7 +56,7 @@ std::unique_ptr<Backend> make_backend(const nlohmann::json& s) {
   }
   if (kind == "llamacpp") return make_llamacpp_backend(s);
   if (kind == "endpoint") {
-    check_keys(s, {"kind", "url", "model", "tokenizer", "served_model", "api_key", "score_method", "precision"});
+    check_keys(s, {"kind", "url", "model", "tokenizer", "served_model", "api_key", "score_method", "precision", "media_tokens"});
     EndpointBackendOptions o;
     o.url = get(s, "url", "");
     if (o.url.empty()) fail("backend settings", "an endpoint backend needs 'url' (the server's http://host:port)");
@@ -70,6 +70,7 @@ std::unique_ptr<Backend> make_backend(const nlohmann::json& s) {
     o.api_key = get(s, "api_key", "");
     o.score_method = get(s, "score_method", "auto", {"auto", "prompt_logprobs", "completion_n_probs"});
     o.precision = get(s, "precision", "");
+    o.media_tokens = get(s, "media_tokens", "must_match", {"must_match", "record"});
     return std::make_unique<EndpointBackend>(o);
   }
   fail("backend settings", "unknown backend kind '" + kind + "' (known: reference, llamacpp, endpoint)");

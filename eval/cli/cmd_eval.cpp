@@ -32,7 +32,8 @@ std::string tasks_dir() {
 struct EvalRunArgs {
   std::string task, task_file, data, backend = "reference", model, url, out, precision, shard, served_model, api_key,
       score_method;
-  int limit = 0, max_new_tokens = 0, logprobs = 0, threads = 0, shard_count = 0;
+  std::string media_tokens;
+  int limit = 0, max_new_tokens = 0, logprobs = 0, threads = 0, shard_count = 0, image_tokens = 0, max_context = 0;
   uint64_t seed = 0;
   bool think = false, json = false, quiet = false;
 };
@@ -44,8 +45,9 @@ nlohmann::ordered_json backend_settings(const EvalRunArgs& a, bool secrets) {
     fail("--backend", "is '" + kind + "' (expected reference, llamacpp or endpoint)");
   }
   if (kind == "endpoint" && a.url.empty()) fail("--url", "the endpoint backend needs the server's address (http://host:port)");
-  if (kind != "endpoint" && (!a.url.empty() || !a.served_model.empty() || !a.api_key.empty() || !a.score_method.empty())) {
-    fail("--url", "--url, --served-model, --api-key and --score-method are for --backend endpoint");
+  if (kind != "endpoint" && (!a.url.empty() || !a.served_model.empty() || !a.api_key.empty() || !a.score_method.empty() ||
+                             !a.media_tokens.empty())) {
+    fail("--url", "--url, --served-model, --api-key, --score-method and --media-tokens are for --backend endpoint");
   }
   nlohmann::ordered_json b = {{"kind", kind}};
   const std::string& model = a.model;
@@ -55,6 +57,7 @@ nlohmann::ordered_json backend_settings(const EvalRunArgs& a, bool secrets) {
   if (!a.url.empty()) b["url"] = a.url;
   if (!a.served_model.empty()) b["served_model"] = a.served_model;
   if (!a.score_method.empty()) b["score_method"] = a.score_method;
+  if (!a.media_tokens.empty()) b["media_tokens"] = a.media_tokens;
   if (secrets && !a.api_key.empty()) b["api_key"] = a.api_key;
   // llama.cpp's precision is the GGUF type the weights are exported in.
   if (!precision.empty()) b[kind == "llamacpp" ? "type" : "precision"] = precision;
@@ -74,6 +77,11 @@ void add_run_options(CLI::App* cmd, EvalRunArgs* a) {
   cmd->add_option("--served-model", a->served_model, "the model name the server serves (endpoint; default: the first of /v1/models)");
   cmd->add_option("--api-key", a->api_key, "bearer token for the server (endpoint; never written to the run folder; or G4REF_API_KEY)");
   cmd->add_option("--score-method", a->score_method, "endpoint scoring: auto | prompt_logprobs | completion_n_probs");
+  cmd->add_option("--media-tokens", a->media_tokens, "endpoint, prompts with media: must_match (default: refuse a server that counts other prompt tokens, e.g. another image budget) | record (keep both counts in each sample)")
+      ->check(CLI::IsMember({"must_match", "record"}));
+  cmd->add_option("--image-tokens", a->image_tokens, "image budget in place of the task's (70, 140, 280, 560, 1120; recorded)")
+      ->check(CLI::IsMember({70, 140, 280, 560, 1120}));
+  cmd->add_option("--max-context", a->max_context, "exclude (and count) samples whose prompt plus generation budget exceed N tokens (recorded)");
   cmd->add_option("--out", a->out, "run folder (rerun with the same folder to resume)")->required();
   cmd->add_option("--limit", a->limit, "first N records of the dataset only");
   cmd->add_option("--shard", a->shard, "I/N: run shard I of N (default: from SLURM_ARRAY_TASK_ID/COUNT, SLURM_PROCID/NTASKS, OMPI_COMM_WORLD_RANK/SIZE or JOB_COMPLETION_INDEX)");
@@ -106,6 +114,8 @@ void add_run(CLI::App& eval) {
     s.think = a->think;
     s.max_new_tokens = a->max_new_tokens;
     s.logprobs = a->logprobs;
+    s.image_tokens = a->image_tokens;
+    s.max_context = a->max_context;
     std::string source;
     resolve_shard(a->shard, a->shard_count, &s.shard_index, &s.shard_count, &source);
     nlohmann::json factory = backend_settings(*a, true);

@@ -128,12 +128,16 @@ ojson run_audit(const AuditOptions& o) {
   }
   if (records.empty()) fail(o.dir, "samples.jsonl holds no records to audit");
   std::vector<const ojson*> chosen;
-  for (const ojson& r : records) chosen.push_back(&r);
+  for (const ojson& r : records)
+    if (!r.contains("skipped")) chosen.push_back(&r);  // excluded from the run (over its context cap): nothing to replay
+  if (chosen.empty()) fail(o.dir, "every sample of the run was excluded (over its context cap): nothing to audit");
   std::stable_sort(chosen.begin(), chosen.end(), [](const ojson* a, const ojson* b) {
     return stable_hash(a->at("id").get<std::string>()) < stable_hash(b->at("id").get<std::string>());
   });
   if (o.samples > 0 && static_cast<size_t>(o.samples) < chosen.size()) chosen.resize(o.samples);
   const bool sampled = spec.value("generation", ojson::object()).value("temperature", 0.0) > 0;
+  // The media as the run prepared them (its image budget, audio cap and video frames).
+  const MediaOptions media = settings.contains("media") ? media_options_from_json(settings["media"], run_path) : MediaOptions{};
   std::unique_ptr<Backend> ref = o.make();
   ojson per = ojson::array();
   int64_t agree = 0, same_ids = 0, with_kl = 0;
@@ -143,7 +147,7 @@ ojson run_audit(const AuditOptions& o) {
     Conversation conv;
     conv.messages = r->at("messages");
     conv.thinking = settings.value("think", false);
-    const Prompt prompt = ref->prepare(conv, MediaOptions{});
+    const Prompt prompt = ref->prepare(conv, media);
     std::string ids_text;
     for (int x : prompt.ids) ids_text += std::to_string(x) + ",";
     const bool ids_match = sha256_hex(ids_text) == r->value("prompt_ids_sha256", "");

@@ -20,15 +20,17 @@ std::string read_text_file(const std::string& path) {
 
 DataFormat data_format(const std::string& format, const std::string& path) {
   if (format == "jsonl" || format == "ndjson") return DataFormat::jsonl;
+  if (format == "json") return DataFormat::json;
   if (format == "csv") return DataFormat::csv;
   if (format == "tsv") return DataFormat::tsv;
-  if (!format.empty() && format != "auto") fail(path, "unknown data format \"" + format + "\" (expected jsonl, csv or tsv)");
+  if (!format.empty() && format != "auto") fail(path, "unknown data format \"" + format + "\" (expected jsonl, json, csv or tsv)");
   const std::string ext = std::filesystem::path(path).extension().string();
   if (ext == ".jsonl" || ext == ".ndjson") return DataFormat::jsonl;
+  if (ext == ".json") return DataFormat::json;
   if (ext == ".csv") return DataFormat::csv;
   if (ext == ".tsv" || ext == ".tab") return DataFormat::tsv;
   if (ext == ".parquet") fail(path, "Parquet is read through datasets/convert (node datasets/convert/convert.mjs IN OUT.jsonl)");
-  fail(path, "cannot tell the data format from the extension \"" + ext + "\" (expected .jsonl, .csv or .tsv)");
+  fail(path, "cannot tell the data format from the extension \"" + ext + "\" (expected .jsonl, .json, .csv or .tsv)");
 }
 
 std::vector<nlohmann::ordered_json> parse_jsonl(const std::string& text, const std::string& where) {
@@ -56,7 +58,33 @@ std::vector<nlohmann::ordered_json> parse_jsonl(const std::string& text, const s
   return out;
 }
 
-std::vector<nlohmann::ordered_json> parse_delimited(const std::string& text, char delimiter, const std::string& where) {
+std::vector<nlohmann::ordered_json> parse_json_records(const std::string& text, const std::string& where,
+                                                       const ReadOptions& options) {
+  nlohmann::ordered_json doc;
+  try {
+    doc = nlohmann::ordered_json::parse(text.rfind("\xEF\xBB\xBF", 0) == 0 ? text.substr(3) : text);
+  } catch (const nlohmann::json::exception& e) {
+    fail(where, std::string("not valid JSON (") + e.what() + ")");
+  }
+  const nlohmann::ordered_json* list = &doc;
+  if (!options.records.empty()) {
+    if (!doc.is_object() || !doc.contains(options.records))
+      fail(where, "expected an object with the list of records under \"" + options.records + "\"");
+    list = &doc[options.records];
+  }
+  if (!list->is_array())
+    fail(where, std::string("expected a list of records") + (options.records.empty() ? "" : " under \"" + options.records + "\"") +
+                    ", found " + list->type_name() + (options.records.empty() && doc.is_object() ? " (name its key with \"records\")" : ""));
+  std::vector<nlohmann::ordered_json> out;
+  for (size_t i = 0; i < list->size(); ++i) {
+    if (!(*list)[i].is_object()) fail(where, "record " + std::to_string(i + 1) + " is a " + (*list)[i].type_name() + ", expected an object");
+    out.push_back(std::move((*list)[i]));
+  }
+  return out;
+}
+
+std::vector<nlohmann::ordered_json> parse_delimited(const std::string& text, char delimiter, const std::string& where,
+                                                    const ReadOptions& options) {
   // Rows of fields, quotes undone; a newline inside quotes belongs to the field.
   std::vector<std::vector<std::string>> rows;
   std::vector<int> row_lines;
@@ -80,7 +108,7 @@ std::vector<nlohmann::ordered_json> parse_delimited(const std::string& text, cha
   };
   for (; i < text.size(); ++i) {
     const char c = text[i];
-    if (quoted) {
+    if (quoted && options.quoting) {
       if (c == '"') {
         if (i + 1 < text.size() && text[i + 1] == '"') {
           field += '"';
@@ -101,7 +129,7 @@ std::vector<nlohmann::ordered_json> parse_delimited(const std::string& text, cha
       if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
       end_row();
       row_line = ++line;
-    } else if (c == '"' && !field_started) {
+    } else if (c == '"' && !field_started && options.quoting) {
       quoted = field_started = true;
     } else {
       if (after_quote) fail(where, "line " + std::to_string(line) + ": text after a closing quote");
@@ -111,6 +139,7 @@ std::vector<nlohmann::ordered_json> parse_delimited(const std::string& text, cha
   }
   if (quoted) fail(where, "line " + std::to_string(row_line) + ": a quoted field is not closed before the end of the file");
   if (field_started || !row.empty()) end_row();
+  if (!options.columns.empty()) rows.insert(rows.begin(), options.columns);  // a file without a header row
   if (rows.empty()) fail(where, "no header row");
   const std::vector<std::string>& header = rows[0];
   for (size_t a = 0; a < header.size(); ++a)
@@ -119,8 +148,9 @@ std::vector<nlohmann::ordered_json> parse_delimited(const std::string& text, cha
   std::vector<nlohmann::ordered_json> out;
   for (size_t r = 1; r < rows.size(); ++r) {
     if (rows[r].size() != header.size())
-      fail(where, "line " + std::to_string(row_lines[r]) + ": " + std::to_string(rows[r].size()) +
-                      " fields, expected " + std::to_string(header.size()) + " (the header's)");
+      fail(where, "line " + std::to_string(row_lines[r - (options.columns.empty() ? 0 : 1)]) + ": " +
+                      std::to_string(rows[r].size()) + " fields, expected " + std::to_string(header.size()) +
+                      (options.columns.empty() ? " (the header's)" : " (the task's data columns)"));
     nlohmann::ordered_json j = nlohmann::ordered_json::object();
     for (size_t c = 0; c < header.size(); ++c) j[header[c]] = rows[r][c];
     out.push_back(std::move(j));
@@ -129,11 +159,16 @@ std::vector<nlohmann::ordered_json> parse_delimited(const std::string& text, cha
 }
 
 std::vector<nlohmann::ordered_json> read_records(const std::string& path, DataFormat format) {
+  return read_records(path, format, ReadOptions{});
+}
+
+std::vector<nlohmann::ordered_json> read_records(const std::string& path, DataFormat format, const ReadOptions& options) {
   const std::string text = read_text_file(path);
   switch (format) {
     case DataFormat::jsonl: return parse_jsonl(text, path);
-    case DataFormat::csv: return parse_delimited(text, ',', path);
-    case DataFormat::tsv: return parse_delimited(text, '\t', path);
+    case DataFormat::json: return parse_json_records(text, path, options);
+    case DataFormat::csv: return parse_delimited(text, ',', path, options);
+    case DataFormat::tsv: return parse_delimited(text, '\t', path, options);
   }
   fail(path, "unknown data format");
 }

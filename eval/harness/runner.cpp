@@ -19,6 +19,7 @@
 #include "harness/audit.h"
 #include "harness/dataset.h"
 #include "harness/scoring_bridge.h"
+#include "harness/sample_metrics.h"
 #include "harness/sha256.h"
 #include "harness/task.h"
 #include "io/output_file.h"
@@ -191,7 +192,8 @@ ojson evaluate(const Task& task, const Sample& s, const EvalSettings& settings, 
                const std::vector<ojson>& fewshot, Backend& backend) {
   const auto t0 = std::chrono::steady_clock::now();
   const Conversation conv = build_conversation(task, s, settings.think, fewshot);
-  const Prompt prompt = backend.prepare(conv, MediaOptions{});
+  const MediaOptions media = task_media_options(task, settings.image_tokens);
+  const Prompt prompt = backend.prepare(conv, media);
   std::string ids_text;
   for (int id : prompt.ids) ids_text += std::to_string(id) + ",";
   ojson r = ojson::object();
@@ -206,11 +208,46 @@ ojson evaluate(const Task& task, const Sample& s, const EvalSettings& settings, 
   r["prompt_sha256"] = sha256_hex(prompt.rendered.empty() ? ids_text : prompt.rendered);
   r["prompt_ids_sha256"] = sha256_hex(ids_text);
   r["prompt_tokens"] = prompt.ids.size();
+  if (!s.media.empty()) {
+    // What each backend fed the model: the media files (by content) and the placeholder tokens of each kind.
+    ojson items = ojson::array();
+    for (size_t i = 0; i < s.media.size(); ++i) {
+      const auto& [type, path] = s.media[i];
+      ojson item = {{"type", type}, {"file", fs::path(path).filename().string()}};
+      if (path.rfind("data:", 0) != 0) item["sha256"] = sha256_hex(read_text_file(path));
+      if (i < prompt.media_tokens.size()) {
+        const MediaTokens& mt = prompt.media_tokens[i];
+        item["tokens"] = mt.kind == MediaKind::video ? mt.tokens * static_cast<int64_t>(mt.frame_times.size()) : mt.tokens;
+        if (mt.kind == MediaKind::video) item["frames"] = mt.frame_times.size();
+      }
+      items.push_back(item);
+    }
+    r["media"] = items;
+    r["media_tokens"] = {{"image", prompt.count_tokens(1)}, {"video", prompt.count_tokens(2)}, {"audio", prompt.count_tokens(3)}};
+  }
   if (task.multiple_choice()) r["permutation"] = s.permutation;
   r["target"] = s.target;
   const std::string where = task.path + ": sample " + s.id;
   Extraction ex;
   if (task.multiple_choice()) r["choices"] = s.choices;
+  // The context the run allows: the task's or --max-context's cap, and the backend's own limit.
+  int64_t cap = settings.max_context > 0 ? settings.max_context : task.spec.value("context", ojson::object()).value("max_tokens", int64_t{0});
+  const int64_t backend_cap = backend.capabilities().max_context;
+  if (backend_cap > 0 && (cap == 0 || backend_cap < cap)) cap = backend_cap;
+  const int64_t needed = static_cast<int64_t>(prompt.ids.size()) + (task.mode == "generate" ? max_new_tokens : 0);
+  if (cap > 0 && needed > cap) {
+    r["skipped"] = "context";
+    r["context_needed"] = needed;
+    r["context_cap"] = cap;
+    r["output"] = nullptr;
+    r["extracted"] = nullptr;
+    r["parsed"] = false;
+    r["rule"] = "";
+    r["score"] = 0.0;
+    r["backend"] = backend.name();
+    r["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    return r;
+  }
   if (task.mode == "loglikelihood") {
     const ojson lps = choice_logprobs(backend, prompt, task.spec, task.letters, s.choices, &ex.answer, where);
     ex.parsed = true;
@@ -234,6 +271,19 @@ ojson evaluate(const Task& task, const Sample& s, const EvalSettings& settings, 
     if (settings.logprobs > 0) r["logprobs"] = token_logprobs_json(g.logprobs);
     r["prompt_seconds"] = g.prompt_seconds;
     r["decode_seconds"] = g.decode_seconds;
+    if (g.reported_prompt_tokens >= 0) r["server_prompt_tokens"] = g.reported_prompt_tokens;
+    if (is_sample_metric(task.metric)) {
+      const SampleScore sc = score_sample(task, s, strip_thinking(g.text));
+      r["extracted"] = sc.extraction.parsed ? ojson(sc.extraction.answer) : ojson(nullptr);
+      r["parsed"] = sc.extraction.parsed;
+      r["rule"] = sc.extraction.rule;
+      r["score"] = sc.score;
+      if (!sc.stats.is_null()) r["stats"] = sc.stats;
+      if (s.targets.size() > 1) r["targets"] = s.targets;
+      r["backend"] = backend.name();
+      r["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      return r;
+    }
     ex = extract_answer(task.spec.value("extract", ojson::object()), strip_thinking(g.text), task.path + ": extract");
   }
   r["extracted"] = ex.parsed ? ojson(ex.answer) : ojson(nullptr);
@@ -277,6 +327,10 @@ Loaded load(const EvalSettings& es) {
                 {"max_new_tokens", L.task.mode == "generate" ? (es.max_new_tokens > 0 ? es.max_new_tokens : task_max) : 0},
                 {"logprobs", es.logprobs},
                 {"backend", es.backend}};
+  if (L.task.has_media()) L.settings["media"] = media_options_json(task_media_options(L.task, es.image_tokens));
+  if (es.max_context > 0) L.settings["max_context"] = es.max_context;
+  if (is_sample_metric(L.task.metric) && L.task.mode != "generate")
+    fail(L.task.path, "metric " + L.task.metric + " scores generated text; the task must be \"mode\": \"generate\"");
   return L;
 }
 
@@ -330,10 +384,21 @@ std::vector<ojson> read_sample_log(const std::string& path, bool truncate, int64
 ojson compute_results(const ojson& run, const std::vector<ojson>& records) {
   const ojson& settings = run.at("settings");
   const uint64_t seed = settings.value("seed", uint64_t{0});
-  // One cluster per question: the mean over its repeats (AIME's mean@k, GPQA's 4 permutations).
-  auto summarize_records = [&](const std::vector<const ojson*>& rs, const std::string& key) {
+  const std::string metric = settings.at("metric").get<std::string>();
+  const ojson spec = run.value("task_spec", ojson::object());
+  const bool corpus = is_corpus_metric(metric);
+  // One cluster per question: the mean over its repeats (AIME's mean@k, GPQA's 4 permutations). A corpus metric
+  // (pooled WER, corpus BLEU) is the pooled value of the records, its interval a bootstrap over questions.
+  auto summarize_records = [&](const std::vector<const ojson*>& given, const std::string& key) {
+    std::vector<const ojson*> rs;
+    int64_t skipped = 0;
+    for (const ojson* r : given) {
+      if (r->contains("skipped")) ++skipped;
+      else rs.push_back(r);
+    }
     std::vector<std::string> order;
     std::map<std::string, std::pair<double, int>> by_doc;
+    std::map<std::string, std::vector<const ojson*>> records_of;
     int64_t unparsed = 0;
     for (const ojson* r : rs) {
       const std::string d = r->at("doc_id").get<std::string>();
@@ -341,6 +406,7 @@ ojson compute_results(const ojson& run, const std::vector<ojson>& records) {
       if (fresh) order.push_back(d);
       it->second.first += r->at("score").get<double>();
       it->second.second += 1;
+      records_of[d].push_back(r);
       if (!r->at("parsed").get<bool>()) ++unparsed;
     }
     std::vector<double> clusters;
@@ -348,16 +414,52 @@ ojson compute_results(const ojson& run, const std::vector<ojson>& records) {
     const Summary s = summarize(clusters, seed ^ stable_hash(key));
     double sum = 0;
     for (const ojson* r : rs) sum += r->at("score").get<double>();
-    return ojson{{"n", rs.size()},
+    ojson out = {{"n", rs.size()},
                  {"n_questions", clusters.size()},
                  {"mean", rs.empty() ? 0.0 : sum / rs.size()},
                  {"stderr", s.stderr_},
                  {"ci95", {s.ci_low, s.ci_high}},
                  {"unparsed", unparsed}};
+    if (corpus) {
+      // "mean" is the task's score: the pooled corpus value; the mean of the per-sample (sentence) values is kept
+      // apart. The bootstrap resamples questions with a generator seeded as the mean's is.
+      std::string signature;
+      const double value = corpus_value(metric, spec, rs, &signature);
+      std::vector<double> draws;
+      if (!order.empty()) {
+        uint64_t state = seed ^ stable_hash(key) ^ 0x5851F42D4C957F2Dull;
+        auto next = [&state] {
+          uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+          z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+          z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+          return z ^ (z >> 31);
+        };
+        for (int b = 0; b < 1000; ++b) {
+          std::vector<const ojson*> pick;
+          for (size_t i = 0; i < order.size(); ++i)
+            for (const ojson* r : records_of[order[next() % order.size()]]) pick.push_back(r);
+          draws.push_back(corpus_value(metric, spec, pick));
+        }
+      }
+      std::sort(draws.begin(), draws.end());
+      double m = 0, v = 0;
+      for (double x : draws) m += x;
+      if (!draws.empty()) m /= draws.size();
+      for (double x : draws) v += (x - m) * (x - m);
+      out["sentence_mean"] = out["mean"];
+      out["mean"] = value;
+      out["stderr"] = draws.size() > 1 ? std::sqrt(v / (draws.size() - 1)) : 0.0;
+      out["ci95"] = draws.empty() ? ojson{value, value} : ojson{draws[draws.size() * 25 / 1000], draws[draws.size() * 975 / 1000 - 1]};
+      if (!signature.empty()) out["signature"] = signature;
+    }
+    if (skipped) out["excluded"] = {{"context", skipped}};
+    return out;
   };
   std::vector<const ojson*> all;
   for (const ojson& r : records) all.push_back(&r);
   ojson task = {{"metric", settings.at("metric")}, {"mode", settings.at("mode")}, {"repeats", settings.at("repeats")}};
+  if (corpus) task["aggregate"] = "corpus";
+  if (!higher_is_better(metric)) task["higher_is_better"] = false;
   const ojson overall = summarize_records(all, settings.at("task").get<std::string>());
   for (auto it = overall.begin(); it != overall.end(); ++it) task[it.key()] = it.value();
   // Subtasks: one table per group_by field, values in sorted order.
@@ -371,6 +473,18 @@ ojson compute_results(const ojson& run, const std::vector<ojson>& records) {
     ojson t = ojson::object();
     for (const auto& [value, rs] : values) t[value] = summarize_records(rs, field + "=" + value);
     subtasks[field] = t;
+  }
+  // "macro_over": the unweighted mean over one grouping's values (FLEURS' and CoVoST's cross-language average,
+  // the form of the model card's single audio numbers).
+  if (spec.contains("macro_over") && spec["macro_over"].is_string()) {
+    const std::string field = spec["macro_over"].get<std::string>();
+    if (subtasks.contains(field)) {
+      double sum = 0;
+      int k = 0;
+      for (auto it = subtasks[field].begin(); it != subtasks[field].end(); ++it)
+        if (it.value().at("n").get<int64_t>() > 0) sum += it.value().at("mean").get<double>(), ++k;
+      task["macro_mean"] = {{"over", field}, {"groups", k}, {"mean", k ? sum / k : 0.0}};
+    }
   }
   task["subtasks"] = subtasks;
   const ojson backend = run.value("backend", ojson::object());

@@ -28,6 +28,8 @@ struct EvalSettings {
   bool think = false;
   int max_new_tokens = 0;            // 0: the task's
   int logprobs = 0;                  // top-k logprobs recorded per generated token (for `eval audit`'s KL)
+  int image_tokens = 0;              // > 0: the image budget in place of the task's media_options.image_tokens
+  int max_context = 0;               // > 0: samples whose prompt and generation budget exceed it are excluded (recorded)
   int shard_index = 0, shard_count = 1;
 };
 

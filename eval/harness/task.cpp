@@ -1,6 +1,7 @@
 #include "harness/task.h"
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -45,7 +46,203 @@ uint64_t splitmix64(uint64_t& state) {
   return z ^ (z >> 31);
 }
 
+void append_utf8(uint32_t cp, std::string* out) {
+  if (cp < 0x80) {
+    *out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    *out += static_cast<char>(0xC0 | (cp >> 6));
+    *out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    *out += static_cast<char>(0xE0 | (cp >> 12));
+    *out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    *out += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    *out += static_cast<char>(0xF0 | (cp >> 18));
+    *out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    *out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    *out += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+// A Python list literal of string literals, as repr() writes one: [ 'a', "it's", 'tab\t', '\xe9', '\u00e9' ]
+// (single or double quotes, the escapes of Python's string literals, trailing comma allowed). False with WHY for
+// anything else.
+bool parse_python_string_list(const std::string& text, ojson* out, std::string* why) {
+  size_t i = 0;
+  auto skip = [&] {
+    while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
+  };
+  auto hex = [&](size_t n, uint32_t* cp) {
+    if (i + n > text.size()) return false;
+    *cp = 0;
+    for (size_t k = 0; k < n; ++k) {
+      const char h = text[i + k];
+      if (!std::isxdigit(static_cast<unsigned char>(h))) return false;
+      *cp = *cp * 16 + static_cast<uint32_t>(std::isdigit(static_cast<unsigned char>(h)) ? h - '0' : (std::tolower(h) - 'a' + 10));
+    }
+    i += n;
+    return true;
+  };
+  *out = ojson::array();
+  skip();
+  if (i >= text.size() || text[i] != '[') return *why = "it does not start with [", false;
+  ++i;
+  while (true) {
+    skip();
+    if (i < text.size() && text[i] == ']') break;
+    if (i >= text.size() || (text[i] != '\'' && text[i] != '"')) return *why = "expected a quoted string at offset " + std::to_string(i), false;
+    const char q = text[i++];
+    std::string item;
+    while (true) {
+      if (i >= text.size()) return *why = "a string is not closed", false;
+      const char c = text[i++];
+      if (c == q) break;
+      if (c != '\\') {
+        item += c;
+        continue;
+      }
+      if (i >= text.size()) return *why = "a backslash at the end", false;
+      const char e = text[i++];
+      uint32_t cp = 0;
+      switch (e) {
+        case '\\': item += '\\'; break;
+        case '\'': item += '\''; break;
+        case '"': item += '"'; break;
+        case 'n': item += '\n'; break;
+        case 't': item += '\t'; break;
+        case 'r': item += '\r'; break;
+        case '\n': break;  // a line continuation
+        case 'x':
+          if (!hex(2, &cp)) return *why = "a bad \\x escape", false;
+          append_utf8(cp, &item);
+          break;
+        case 'u':
+          if (!hex(4, &cp)) return *why = "a bad \\u escape", false;
+          append_utf8(cp, &item);
+          break;
+        case 'U':
+          if (!hex(8, &cp) || cp > 0x10FFFF) return *why = "a bad \\U escape", false;
+          append_utf8(cp, &item);
+          break;
+        default: item += '\\'; item += e;  // Python keeps unknown escapes as they are
+      }
+    }
+    out->push_back(item);
+    skip();
+    if (i < text.size() && text[i] == ',') {
+      ++i;
+      continue;
+    }
+    skip();
+    if (i < text.size() && text[i] == ']') break;
+    return *why = "expected , or ] at offset " + std::to_string(i), false;
+  }
+  ++i;
+  skip();
+  if (i != text.size()) return *why = "text after the closing ]", false;
+  return true;
+}
+
+// The media of one record by the task's "media" entries: each field's value is a file name or path (resolved in
+// DIR under the data file's folder, with SUFFIX appended), an object with "path", or a data: URL; a null or empty
+// value is no media (MMMU-Pro's image_2 … image_7).
+std::vector<std::pair<std::string, std::string>> record_media(const Task& task, const ojson& doc, const fs::path& data_dir,
+                                                              const std::string& where) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const ojson& m : task.spec["media"]) {
+    const std::string type = m["type"].get<std::string>();
+    std::vector<std::string> fields;
+    fs::path dir = data_dir / m.value("dir", "");
+    if (m.contains("field") && m["field"].is_string()) {
+      fields.push_back(m["field"].get<std::string>());
+    } else if (m.contains("field")) {
+      // Alternatives, for one task over two published layouts (a converted Parquet file names the image "image",
+      // the original annotation file "image_local_name" in its image folder): the first the record holds.
+      for (const ojson& alt : m["field"]) {
+        const std::string name = alt.is_string() ? alt.get<std::string>() : alt["name"].get<std::string>();
+        if (doc.contains(name) && !doc[name].is_null()) {
+          fields.push_back(name);
+          if (alt.is_object() && alt.contains("dir")) dir = data_dir / alt["dir"].get<std::string>();
+          break;
+        }
+      }
+      if (fields.empty()) fail(where, "has none of the media fields " + m["field"].dump());
+    } else {
+      for (const ojson& f : m["fields"]) fields.push_back(f.get<std::string>());
+    }
+    const std::string suffix = m.value("suffix", "");
+    for (const std::string& f : fields) {
+      if (!doc.contains(f)) {
+        if (m.contains("fields")) continue;  // a listed field a record may lack
+        fail(where, "missing media field \"" + f + "\"");
+      }
+      const ojson& v = doc[f];
+      std::string ref;
+      if (v.is_string()) ref = v.get<std::string>();
+      else if (v.is_object() && v.contains("path") && v["path"].is_string()) ref = v["path"].get<std::string>();
+      else if (v.is_null()) ref = "";
+      else fail(where, "media field \"" + f + "\" is a " + std::string(v.type_name()) + ", expected a file name, {\"path\"} or a data: URL");
+      if (ref.empty()) {
+        if (m.contains("fields")) continue;
+        fail(where, "media field \"" + f + "\" is empty");
+      }
+      if (ref.rfind("data:", 0) == 0) {
+        out.emplace_back(type, ref);
+        continue;
+      }
+      const fs::path p = fs::path(ref).is_absolute() ? fs::path(ref + suffix) : dir / (ref + suffix);
+      out.emplace_back(type, p.lexically_normal().string());
+    }
+  }
+  if (out.empty()) fail(where, "the record has no media (the task's media fields are all empty)");
+  return out;
+}
+
 }  // namespace
+
+MediaOptions task_media_options(const Task& task, int image_tokens) {
+  MediaOptions m;
+  const std::string where = task.path + ": media_options";
+  const ojson o = task.spec.value("media_options", ojson::object());
+  if (!o.is_object()) fail(where, "must be an object");
+  for (auto it = o.begin(); it != o.end(); ++it) {
+    const std::string& k = it.key();
+    if (k != "image_tokens" && k != "max_audio_seconds" && k != "video_frames" && k != "video_frame_tokens")
+      fail(where, "unknown field \"" + k + "\" (image_tokens, max_audio_seconds, video_frames, video_frame_tokens)");
+    if (!it.value().is_number()) fail(where, "\"" + k + "\" must be a number");
+  }
+  auto budget = [&](int b, const std::string& name) {
+    for (int x : kImageBudgets)
+      if (x == b) return b;
+    fail(name, std::to_string(b) + " is not one of the model's image budgets (70, 140, 280, 560, 1120; spec §3.1)");
+  };
+  m.image_tokens = budget(o.value("image_tokens", 280), where + ".image_tokens");
+  if (image_tokens > 0) m.image_tokens = budget(image_tokens, "--image-tokens");
+  m.max_audio_seconds = o.value("max_audio_seconds", 30.0);
+  if (!(m.max_audio_seconds > 0)) fail(where + ".max_audio_seconds", "must be positive");
+  m.video_frames = o.value("video_frames", kVideoFrames);
+  if (m.video_frames < 1 || m.video_frames > 1024) fail(where + ".video_frames", "must be 1…1024");
+  m.video_frame_tokens = budget(o.value("video_frame_tokens", kVideoFrameBudget), where + ".video_frame_tokens");
+  return m;
+}
+
+ojson media_options_json(const MediaOptions& m) {
+  return {{"image_tokens", m.image_tokens}, {"max_audio_seconds", m.max_audio_seconds},
+          {"video_frames", m.video_frames}, {"video_frame_tokens", m.video_frame_tokens}};
+}
+
+MediaOptions media_options_from_json(const ojson& j, const std::string& where) {
+  MediaOptions m;
+  try {
+    m.image_tokens = j.at("image_tokens").get<int>();
+    m.max_audio_seconds = j.at("max_audio_seconds").get<double>();
+    m.video_frames = j.at("video_frames").get<int>();
+    m.video_frame_tokens = j.at("video_frame_tokens").get<int>();
+  } catch (const nlohmann::json::exception& e) {
+    fail(where, std::string("settings.media is not what g4ref writes (") + e.what() + ")");
+  }
+  return m;
+}
 
 uint64_t stable_hash(const std::string& s) {
   uint64_t h = 0xcbf29ce484222325ull;
@@ -126,25 +323,65 @@ Task load_task(const std::string& path) {
   const ojson& files = member(data, "files", path + ": data");
   if (!files.is_array() || files.empty()) fail(path, "data.files must be a non-empty list");
   member(s, "prompt", path);
-  member(s["prompt"], "user", path + ": prompt");
+  if (!s["prompt"].contains("user") && !s["prompt"].contains("messages_field"))
+    fail(path + ": prompt", "give \"user\" (a template of the question turn) or \"messages_field\" (the record's own conversation)");
   if (!s.contains("target")) fail(path, "missing field \"target\"");
+  if (s.contains("media")) {
+    if (!s["media"].is_array() || s["media"].empty()) fail(path, "\"media\" must be a non-empty list of {type, field | fields, dir, suffix}");
+    for (const ojson& m : s["media"]) {
+      const std::string where = path + ": media";
+      const std::string type = string_or(m, "type", "", where);
+      if (type != "image" && type != "audio" && type != "video")
+        fail(where, "\"type\" must be image, audio or video, found \"" + type + "\"");
+      if (m.contains("field") == m.contains("fields")) fail(where, "give exactly one of \"field\" and \"fields\" (a list)");
+      if (m.contains("field") && !m["field"].is_string()) {
+        if (!m["field"].is_array() || m["field"].empty()) fail(where, "\"field\" must be a name or a list of alternatives");
+        for (const ojson& alt : m["field"])
+          if (!alt.is_string() && !(alt.is_object() && alt.contains("name") && alt["name"].is_string()))
+            fail(where, "each alternative of \"field\" is a name or {\"name\", \"dir\"}");
+      }
+      if (m.contains("fields") && (!m["fields"].is_array() || m["fields"].empty()))
+        fail(where, "\"fields\" must be a non-empty list of field names");
+      string_or(m, "dir", "", where);
+      string_or(m, "suffix", "", where);
+    }
+  }
+  task_media_options(t);  // checks "media_options"
   return t;
 }
 
 std::vector<DataFile> task_data_files(const Task& task, const std::string& override_path) {
   std::vector<DataFile> out;
-  const fs::path base = fs::path(task.path).parent_path();
+  // data.root: the folder the files' paths are relative to, laid out as the published release (FLEURS' lang/test.tsv
+  // and audio/test/); --data with a folder then stands for that root.
+  const std::string root = string_or(task.spec["data"], "root", "", task.path + ": data");
+  const bool override_root = !root.empty() && !override_path.empty() && fs::is_directory(override_path);
+  const fs::path base = override_root ? fs::path(override_path) : fs::path(task.path).parent_path() / root;
   for (const ojson& f : task.spec["data"]["files"]) {
     DataFile d;
     const std::string where = task.path + ": data.files";
     d.path = (base / string_or(f, "path", "", where)).lexically_normal().string();
+    if (override_root && !fs::exists(d.path))
+      fail("--data", override_path + " has no " + string_or(f, "path", "", where) + " (the task reads its files under one folder laid out as the published release)");
     if (string_or(f, "path", "", where).empty()) fail(where, "an entry lacks \"path\"");
     d.format = string_or(f, "format", "auto", where);
+    d.read.records = string_or(f, "records", "", where);
+    if (f.contains("columns")) {
+      if (!f["columns"].is_array() || f["columns"].empty()) fail(where, "\"columns\" must be a non-empty list of names");
+      for (const ojson& c : f["columns"]) {
+        if (!c.is_string()) fail(where, "\"columns\" must hold strings");
+        d.read.columns.push_back(c.get<std::string>());
+      }
+    }
+    if (f.contains("quoting")) {
+      if (!f["quoting"].is_boolean()) fail(where, "\"quoting\" must be true or false");
+      d.read.quoting = f["quoting"].get<bool>();
+    }
     if (f.contains("fields")) d.fields = f["fields"];
     d.tag = string_or(f, "tag", fs::path(d.path).stem().string(), where);
     out.push_back(d);
   }
-  if (!override_path.empty()) {
+  if (!override_path.empty() && !override_root) {
     if (fs::is_directory(override_path)) {
       // The real data, converted into one folder under the names the task's bundled files have.
       for (DataFile& d : out) {
@@ -194,10 +431,13 @@ std::vector<std::string> original_choices(const Task& task, const ojson& doc, co
     const ojson& v = member(doc, c["field"].get<std::string>(), where);
     ojson list = v;
     if (v.is_string()) {
+      // Some exports keep the list as a JSON string, MMMU-Pro as a Python list literal ("['1', \"it's\"]").
       try {
-        list = ojson::parse(v.get<std::string>());  // some exports keep the list as a JSON string
+        list = ojson::parse(v.get<std::string>());
       } catch (const nlohmann::json::exception&) {
-        fail(where, "field \"" + c["field"].get<std::string>() + "\" is a string, expected a list of choices");
+        std::string why;
+        if (!parse_python_string_list(v.get<std::string>(), &list, &why))
+          fail(where, "field \"" + c["field"].get<std::string>() + "\" is a string that is neither a JSON list nor a Python list of strings (" + why + ")");
       }
     }
     if (!list.is_array()) fail(where, "field \"" + c["field"].get<std::string>() + "\" must be a list of choices");
@@ -208,6 +448,7 @@ std::vector<std::string> original_choices(const Task& task, const ojson& doc, co
     out.push_back(as_text(member(doc, c["correct"].get<std::string>(), where)));
     for (const ojson& f : c["incorrect"]) out.push_back(as_text(member(doc, f.get<std::string>(), where)));
   }
+  if (out.empty() && c.value("optional", false)) return out;  // a free-form record of a mixed task (MATH-Vision)
   if (out.size() < 2) fail(where, "fewer than two choices");
   if (out.size() > task.letters.size())
     fail(where, std::to_string(out.size()) + " choices but only " + std::to_string(task.letters.size()) + " letters");
@@ -245,7 +486,7 @@ std::string render_choices(const Task& task, const std::vector<std::string>& cho
 
 ojson template_vars(const Task& task, const std::vector<std::string>& choices, const std::string& where) {
   ojson vars = ojson::object();
-  if (task.multiple_choice()) {
+  if (task.multiple_choice() && !choices.empty()) {
     vars["choices"] = render_choices(task, choices, where);
     std::string list;
     for (size_t i = 0; i < choices.size(); ++i) list += (i ? ", " : "") + std::string(1, task.letters[i]);
@@ -272,7 +513,8 @@ std::vector<Sample> build_samples(const Task& task, const std::vector<DataFile>&
   for (const DataFile& f : files) {
     if (limit > 0 && static_cast<int>(doc_index) >= limit) break;
     if (data_digests) data_digests->push_back(sha256_hex(read_text_file(f.path)));
-    std::vector<ojson> records = read_records(f.path, data_format(f.format, f.path));
+    std::vector<ojson> records = read_records(f.path, data_format(f.format, f.path), f.read);
+    const fs::path data_dir = fs::absolute(fs::path(f.path)).lexically_normal().parent_path();
     for (size_t row = 0; row < records.size(); ++row) {
       if (limit > 0 && static_cast<int>(doc_index) >= limit) break;
       ojson doc = records[row];
@@ -289,8 +531,8 @@ std::vector<Sample> build_samples(const Task& task, const std::vector<DataFile>&
         s.doc_index = doc_index;
         s.doc = doc;
         for (const auto& g : group_by) s.groups.emplace_back(g, as_text(member(doc, g, where)));
-        if (task.multiple_choice()) {
-          const std::vector<std::string> orig = original_choices(task, doc, where);
+        const std::vector<std::string> orig = task.multiple_choice() ? original_choices(task, doc, where) : std::vector<std::string>{};
+        if (task.multiple_choice() && !orig.empty()) {
           const int correct = correct_index(task, doc, orig.size(), where);
           s.permutation.resize(orig.size());
           for (size_t i = 0; i < orig.size(); ++i) s.permutation[i] = static_cast<int>(i);
@@ -303,8 +545,19 @@ std::vector<Sample> build_samples(const Task& task, const std::vector<DataFile>&
           const size_t at = std::find(s.permutation.begin(), s.permutation.end(), correct) - s.permutation.begin();
           s.target = std::string(1, task.letters[at]);
         } else {
-          s.target = as_text(member(doc, member(task.spec["target"], "field", task.path + ": target").get<std::string>(), where));
+          if (!task.spec["target"].contains("field"))
+            fail(where, "has no choices, so the target must be a field (target.field)");
+          const ojson& v = member(doc, member(task.spec["target"], "field", task.path + ": target").get<std::string>(), where);
+          if (v.is_array()) {
+            if (v.empty()) fail(where, "the target field is an empty list (no accepted answer)");
+            for (const ojson& x : v) s.targets.push_back(as_text(x));
+            s.target = s.targets[0];
+          } else {
+            s.target = as_text(v);
+          }
         }
+        if (s.targets.empty()) s.targets = {s.target};
+        if (task.has_media()) s.media = record_media(task, doc, data_dir, where);
         out.push_back(std::move(s));
       }
       ++doc_index;
@@ -333,7 +586,7 @@ Conversation build_conversation(const Task& task, const Sample& sample, bool thi
     const ojson& f = task.spec["fewshot"];
     const int n = f.value("n", 0);
     const std::string match = string_or(f, "match_field", "", where);
-    const std::string user = string_or(f, "user", p["user"].get<std::string>(), where);
+    const std::string user = string_or(f, "user", p.value("user", ""), where);
     const std::string assistant = string_or(f, "assistant", "", where);
     int used = 0;
     for (const ojson& ex : pool) {
@@ -362,9 +615,42 @@ Conversation build_conversation(const Task& task, const Sample& sample, bool thi
       ++used;
     }
   }
+  if (p.contains("messages_field")) {
+    // The record carries its own conversation (MRCR's "prompt": a JSON string holding a list of messages).
+    const std::string field = p["messages_field"].get<std::string>();
+    ojson given = member(sample.doc, field, where);
+    if (given.is_string()) {
+      try {
+        given = ojson::parse(given.get<std::string>());
+      } catch (const nlohmann::json::exception& e) {
+        fail(where, "field \"" + field + "\" of record " + sample.doc_id + " is not a JSON list of messages (" + e.what() + ")");
+      }
+    }
+    if (!given.is_array()) fail(where, "field \"" + field + "\" of record " + sample.doc_id + " is not a list of messages");
+    for (const ojson& m : given) messages.push_back(m);
+    Conversation c = Conversation::from_json(messages, where + ": record " + sample.doc_id);
+    c.thinking = thinking;
+    return c;
+  }
   const ojson vars = template_vars(task, sample.choices, where);
-  messages.push_back({{"role", "user"}, {"content", fill_template(p["user"].get<std::string>(), sample.doc, vars, where + ".user")}});
-  Conversation c;  // built from checked parts: every message is {role, content: string}
+  // prompt.user_without_choices: the question turn of a record without choices in a task whose choices are optional.
+  const bool free_form = task.multiple_choice() && sample.choices.empty();
+  const std::string tmpl = free_form && p.contains("user_without_choices") ? p["user_without_choices"].get<std::string>()
+                                                                           : p["user"].get<std::string>();
+  const std::string text = fill_template(tmpl, sample.doc, vars, where + ".user");
+  if (sample.media.empty()) {
+    messages.push_back({{"role", "user"}, {"content", text}});
+  } else {
+    // Media first, then the text (the model card's advice for images and audio).
+    ojson content = ojson::array();
+    for (const auto& [type, path] : sample.media) {
+      if (path.rfind("data:", 0) == 0) content.push_back({{"type", type}, {"url", path}});
+      else content.push_back({{"type", type}, {"path", path}});
+    }
+    content.push_back({{"type", "text"}, {"text", text}});
+    messages.push_back({{"role", "user"}, {"content", content}});
+  }
+  Conversation c;  // built from checked parts: every message is {role, content: string | parts}
   c.messages = messages;
   c.thinking = thinking;
   return c;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "harness/dataset.h"
 #include "prompt/request.h"
 
 namespace g4ref {
@@ -24,6 +25,10 @@ struct Sample {
   std::vector<std::string> choices;  // presented order (after any shuffle)
   std::vector<int> permutation;   // presented position → original choice index (identity when not shuffled)
   std::string target;             // the expected answer: a letter, an integer, a string
+  std::vector<std::string> targets;  // every accepted answer when the target field is a list (ANLS); else {target}
+  // The media of the record, in the order they go into the user turn (before its text, as the model card
+  // advises): (type, path) with type image | audio | video and the path resolved against the data file's folder.
+  std::vector<std::pair<std::string, std::string>> media;
   std::vector<std::pair<std::string, std::string>> groups;  // (field, value) for each group_by field
 };
 
@@ -37,7 +42,17 @@ struct Task {
   int repeats = 1;
   std::string letters;            // choice labels, one character each
   bool multiple_choice() const { return !letters.empty(); }
+  bool has_media() const { return spec.contains("media"); }
 };
+
+// How the task's media are prepared: its "media_options" (image_tokens, max_audio_seconds, video_frames,
+// video_frame_tokens), IMAGE_TOKENS (> 0: the --image-tokens option) in place of the task's budget. The
+// budget must be one of the model's (spec §3.1: 70, 140, 280, 560, 1120).
+MediaOptions task_media_options(const Task& task, int image_tokens = 0);
+// The same as recorded in run.json and results.json (so a resume or a merge with another budget is refused).
+nlohmann::ordered_json media_options_json(const MediaOptions& m);
+// And back (WHERE names the run file in errors).
+MediaOptions media_options_from_json(const nlohmann::ordered_json& j, const std::string& where);
 
 // Reads and checks a task file (errors name the file and the field).
 Task load_task(const std::string& path);
@@ -49,6 +64,7 @@ std::string task_path_for(const std::string& name, const std::string& tasks_dir)
 struct DataFile {
   std::string path;
   std::string format;
+  ReadOptions read;               // "records", "columns", "quoting" (see harness/dataset.h)
   nlohmann::ordered_json fields = nlohmann::ordered_json::object();  // added to every record
   std::string tag;                // prefix of row-number ids ("" : the file's stem)
 };

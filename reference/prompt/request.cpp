@@ -303,13 +303,14 @@ PreparedPart prepare_media_part(const ojson& part, const ModelConfig& c, const M
     VideoFrames v;
     if (src.inline_data()) {
       const TempFile tmp(src.bytes, ".video");
-      v = decode_video(tmp.path);
+      v = decode_video(tmp.path, media.video_frames);
     } else {
-      v = fs::is_directory(src.path) ? load_frame_directory(src.path) : decode_video(src.path);
+      v = fs::is_directory(src.path) ? load_frame_directory(src.path, kDefaultVideoFps, media.video_frames)
+                                     : decode_video(src.path, media.video_frames);
     }
     out.tokens = {MediaKind::video, 0, v.times};
     for (const RgbImage& frame : v.frames) {
-      const PreparedImage im = prepare_decoded(frame, kVideoFrameBudget);  // spec §3.4: 70 tokens per frame
+      const PreparedImage im = prepare_decoded(frame, media.video_frame_tokens);  // spec §3.4: 70 tokens per frame
       out.tokens.tokens = im.soft_tokens();  // every frame has the source size, so the same count
       out.items.push_back(image_input(im));
     }

@@ -23,6 +23,7 @@
 
 #include "model/config.h"
 #include "preprocess/image.h"
+#include "preprocess/video.h"
 #include "prompt/chat_template.h"
 #include "prompt/media_placeholders.h"
 #include "prompt/tokenizer.h"
@@ -35,6 +36,8 @@ struct MediaOptions {
   AlphaMode alpha = AlphaMode::drop;                // what an alpha channel does (spec §9.6)
   ExifOrientation orientation = ExifOrientation::apply;
   double max_audio_seconds = 0;                     // cap each clip; 0: none (clips over 30 s are out of distribution)
+  int video_frames = kVideoFrames;                  // frames sampled from each video (spec §3.4: 32)
+  int video_frame_tokens = kVideoFrameBudget;       // soft-token budget per video frame (spec §3.4: 70)
   int max_media_items = 64;                         // images + audio clips + videos in one conversation
 };
 
