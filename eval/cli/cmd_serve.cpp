@@ -68,6 +68,8 @@ void add_serve_command(CLI::App& app) {
       ->check(CLI::Range(0, 100000))->capture_default_str();
   cmd->add_option("--max-body-bytes", a->server.max_body_bytes, "largest request body (then 413)")
       ->check(CLI::Range(static_cast<size_t>(1024), static_cast<size_t>(1) << 34))->capture_default_str();
+  cmd->add_option("--image-tokens", a->server.media.image_tokens, "soft tokens per image: 70, 140, 280, 560 or 1120 (default: the config's)")
+      ->check(CLI::IsMember({0, 70, 140, 280, 560, 1120}));
   cmd->add_option("--max-tokens", a->server.default_max_tokens, "tokens generated when a request sets no limit")
       ->check(CLI::Range(1, 1 << 20))->capture_default_str();
   cmd->add_flag("--json", a->json, "print the listening address as one JSON line");

@@ -186,8 +186,9 @@ SampleScore score_sample(const Task& task, const Sample& s, const std::string& o
   const ojson sc = task.spec.value("scoring", ojson::object());
   const std::string text = u32_to_utf8(scoring::python_strip(utf8_to_u32(output, where + ": model output")));
   if (m == "anls") {
-    r.extraction = {!text.empty(), text, "whole output"};
-    r.score = scoring::anls_question(s.targets, text);
+    // The output as generated: lmms-eval's ANLS measures the raw strings' lengths (§4.4).
+    r.extraction = {!text.empty(), output, "whole output"};
+    r.score = scoring::anls_question(s.targets, output);
     return r;
   }
   if (m == "mrcr") {

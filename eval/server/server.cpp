@@ -187,7 +187,7 @@ void Server::routes() {
       // leading whitespace) per token: a client that has gone away makes a write fail, and the generation stops
       // there instead of holding the model for nobody.
       auto turn = std::make_shared<Turn>(*this);
-      auto prompt = std::make_shared<Prompt>(backend_.prepare(r->conversation, {}));
+      auto prompt = std::make_shared<Prompt>(backend_.prepare(r->conversation, options_.media));
       res.set_chunked_content_provider("application/json", [this, r, turn, prompt, id, created](size_t, httplib::DataSink& sink) {
         GenerateOptions g = r->generate;
         bool gone = false;
@@ -228,7 +228,7 @@ void Server::routes() {
     // Streaming: the request is checked (and its media prepared) before the stream starts, so errors are still
     // plain HTTP errors; the generation then runs inside the content provider, holding the model.
     auto turn = std::make_shared<Turn>(*this);
-    auto prompt = std::make_shared<Prompt>(backend_.prepare(r->conversation, {}));
+    auto prompt = std::make_shared<Prompt>(backend_.prepare(r->conversation, options_.media));
     res.set_chunked_content_provider(
         "text/event-stream", [this, r, turn, prompt, id, created](size_t, httplib::DataSink& sink) {
           auto event = [&](const nlohmann::json& j) {

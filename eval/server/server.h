@@ -10,6 +10,7 @@
 #include <string>
 
 #include "backends/backend.h"
+#include "prompt/request.h"
 
 namespace httplib {
 class Server;
@@ -26,6 +27,7 @@ struct ServerOptions {
   size_t max_body_bytes = 64u << 20;
   int default_max_tokens = 512;
   int threads = 8;            // HTTP worker threads (requests beyond the model's one wait in the queue)
+  MediaOptions media;         // how image, audio and video parts are prepared (image budget: 0 = the config's)
 };
 
 class Server {
