@@ -113,6 +113,32 @@ TEST(MediaReaders, MmmuProOptionsArePythonListLiterals) {
                         "neither a JSON list nor a Python list of strings (expected , or ] at offset 9)");
 }
 
+TEST(MediaReaders, ParquetWithImageStructsThroughTheConverter) {
+  // MMMU-Pro's published form: Parquet with Hugging Face Image structs {bytes, path}. The converter writes the
+  // bytes as files; the task reads the converted file as --data and finds each image byte for byte.
+  testing::TempDir d("parquet");
+  const std::string png = std::string(G4REF_SOURCE_DIR) + "/datasets/bundled/mmmu_pro/standard_10_media/0_image_1_0.png";
+  std::string out;
+  ASSERT_EQ(testing::run_command("node '" + std::string(G4REF_SOURCE_DIR) + "/datasets/convert/media_roundtrip_test.mjs' '" + png + "' '" +
+                                     d.str() + "' 2>&1",
+                                 &out),
+            0)
+      << out;
+  const Task t = load_task(task_file("mmmu_pro_standard"));
+  const std::vector<Sample> ss = build_samples(t, task_data_files(t, d / "standard_10.jsonl"), 0, 0);
+  ASSERT_EQ(ss.size(), 2u);
+  EXPECT_EQ(ss[0].choices, (std::vector<std::string>{"a square", "it's a circle", "a line"}));
+  EXPECT_EQ(ss[1].target, "C");
+  auto bytes = [](const std::string& p) {
+    std::ifstream in(p, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  for (const Sample& s : ss) {
+    ASSERT_EQ(s.media.size(), 1u) << "image_2 is a null struct: no second image";
+    EXPECT_EQ(bytes(s.media[0].second), bytes(png)) << s.media[0].second;
+  }
+}
+
 TEST(MediaReaders, PythonListLiteralEscapes) {
   // The choices field parses as Python's ast.literal_eval would read repr()'s output.
   testing::TempDir d("pylist");
@@ -395,6 +421,22 @@ TEST(MediaHarness, EveryTaskOnTheReferenceAndOnLlamaCppAuditedByTheReference) {
   }
 }
 
+TEST(MediaHarness, LlamaCppRefusesAPromptItsMultimodalLibraryLaysOutOtherwise) {
+  // This llama.cpp's mtmd gives a Gemma 4 image at most 266 tokens whatever the budget; at 560 the reference's
+  // prompt holds 540 image tokens, so the run stops with both layouts named instead of generating from another one.
+  const std::string model = testing::tiny_checkpoint();
+  testing::TempDir d("mm_ll_budget");
+  std::string out;
+  const int rc = testing::run_command(std::string(G4REF_CLI) + " eval run --task docvqa --backend llamacpp --model " + model +
+                                          " --precision f32 --max-new-tokens 2 --limit 1 --image-tokens 560 --quiet --out " + (d / "run") +
+                                          " 2>&1",
+                                      &out);
+  EXPECT_NE(rc, 0);
+  EXPECT_NE(out.find("llama.cpp laid the prompt out in"), std::string::npos) << out;
+  EXPECT_NE(out.find("540 image"), std::string::npos) << out;
+  EXPECT_TRUE(records_of(d / "run").empty());
+}
+
 TEST(MediaHarness, ContextCapExcludesAndCountsTheLongConversation) {
   // The bundled MRCR set holds one conversation about three times longer than the others: a cap between them
   // excludes it, and results.json counts it instead of scoring it 0.
@@ -431,32 +473,9 @@ TEST(MediaHarness, ContextCapExcludesAndCountsTheLongConversation) {
 TEST(MediaHarness, EndpointWithMediaPartsAndItsBudgetCheck) {
   const std::string model = testing::tiny_checkpoint();
   testing::TempDir d("mm_ep");
-  int fds[2];
-  ASSERT_EQ(pipe(fds), 0);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    dup2(fds[1], 1);
-    close(fds[0]);
-    const std::string cmd = "exec " + std::string(G4REF_CLI) + " serve --port 0 --json --precision f32 --image-tokens 70 --model " + model;
-    execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
-    _exit(127);
-  }
-  close(fds[1]);
-  std::string line;
-  char ch;
-  while (read(fds[0], &ch, 1) == 1 && ch != '\n') line += ch;
-  close(fds[0]);
-  struct Stop {
-    pid_t pid;
-    ~Stop() {
-      kill(pid, SIGTERM);
-      int status = 0;
-      waitpid(pid, &status, 0);
-    }
-  } stop{pid};
-  const nlohmann::json hello = nlohmann::json::parse(line, nullptr, false);
-  ASSERT_TRUE(hello.is_object()) << line;
-  const std::string url = "http://127.0.0.1:" + std::to_string(hello.value("port", 0));
+  const testing::ServeProcess server("--precision f32 --image-tokens 70 --model " + model);
+  ASSERT_GT(server.port, 0) << "g4ref serve did not start";
+  const std::string url = server.url();
   int rc = 0;
   for (const char* task : {"docvqa", "fleurs", "video_qa"}) {
     SCOPED_TRACE(task);

@@ -115,6 +115,17 @@ nlohmann::json LlamaCppBackend::run_plan(const Prompt& prompt, const std::vector
   const nlohmann::json j = nlohmann::json::parse(info, nullptr, false);
   if (!j.is_object()) fail("g4ref-llamacpp", "unexpected output: " + info);
   last_run_ = j;
+  // llama.cpp's mtmd prepares each image again from its pixels and may give it another number of tokens than the
+  // reference's budget did: then every position after it differs, so a run never continues on such a prompt.
+  // Its count goes on over the generated tokens it decoded (all but the last).
+  const int64_t generated = j.contains("generated") && j["generated"].is_array() ? static_cast<int64_t>(j["generated"].size()) : 0;
+  const int64_t want = static_cast<int64_t>(prompt.ids.size() + extra.size()) + std::max<int64_t>(0, generated - 1);
+  if (j.contains("positions") && j["positions"].is_number_integer() && j["positions"].get<int64_t>() != want) {
+    fail(name(), "llama.cpp laid the prompt out in " + std::to_string(j["positions"].get<int64_t>()) + " positions where the reference's prompt has " +
+                     std::to_string(want) + " (" + std::to_string(prompt.count_tokens(1)) + " image, " + std::to_string(prompt.count_tokens(2)) +
+                     " video, " + std::to_string(prompt.count_tokens(3)) + " audio tokens): its multimodal library gave the media "
+                     "other token counts, i.e. another image budget; use an image budget it keeps (--image-tokens)");
+  }
   if (rows) *rows = read_plan_logits(out);
   std::error_code ec;
   std::filesystem::remove(out, ec);
