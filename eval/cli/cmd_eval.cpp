@@ -67,7 +67,7 @@ nlohmann::ordered_json backend_settings(const EvalRunArgs& a, bool secrets) {
 
 // The options of `eval run`, on CMD into A; `eval submit` checks its run arguments with the same ones.
 void add_run_options(CLI::App* cmd, EvalRunArgs* a) {
-  auto* t = cmd->add_option("--task", a->task, "a task of eval/tasks/ by name (mmlu_pro, mmlu_pro_ll, gpqa_diamond, mmmlu, aime)");
+  auto* t = cmd->add_option("--task", a->task, "a task of eval/tasks/ by name (mmlu_pro, mmlu_pro_5shot, mmlu_pro_ll, gpqa_diamond, mmmlu, aime, mmmu_pro_standard, mmmu_pro_vision, math_vision, docvqa, infographicvqa, fleurs, covost2, video_qa, mrcr_8needle)");
   auto* tf = cmd->add_option("--task-file", a->task_file, "a task file by path");
   t->excludes(tf);
   cmd->add_option("--data", a->data, "the real data: a converted file, or a folder of files named as the task's (default: the bundled synthetic set)");
@@ -200,6 +200,8 @@ void add_audit(CLI::App& eval) {
   auto precision = std::make_shared<std::string>();
   auto threads = std::make_shared<int>(0);
   auto json = std::make_shared<bool>(false);
+  auto image_attention = std::make_shared<std::string>();
+  auto embed_scale = std::make_shared<std::string>();
   CLI::App* cmd = eval.add_subcommand(
       "audit", "Re-score a run's samples teacher-forced with the reference on the same weights: does it agree?");
   cmd->add_option("dir", a->dir, "run folder, one shard's folder, or the parent folder of a sharded run")->required();
@@ -208,13 +210,23 @@ void add_audit(CLI::App& eval) {
   cmd->add_option("--precision", *precision, "reference precision (exact | f32 | bf16)");
   cmd->add_option("--threads", *threads, "reference threads");
   cmd->add_option("--top-k", a->top_k, "reference top entries per position (the KL's support)")->capture_default_str();
+  cmd->add_option("--image-attention", *image_attention,
+                  "where the reference makes an image block bidirectional: sliding (HF, the default) or all (also full "
+                  "layers, as llama.cpp builds before PR #28335 do): tells a backend's known difference from a new one")
+      ->check(CLI::IsMember({"sliding", "all"}));
+  cmd->add_option("--embed-scale", *embed_scale,
+                  "the reference's embedding scale: hf (sqrt(hidden) rounded to bf16, the default) or llamacpp (as "
+                  "llama.cpp computes it; spec §7)")
+      ->check(CLI::IsMember({"hf", "llamacpp"}));
   cmd->add_flag("--json", *json, "machine-readable summary");
-  cmd->callback([a, precision, threads, json] {
+  cmd->callback([a, precision, threads, json, image_attention, embed_scale] {
     EvalRunArgs ref;
     ref.model = a->model;
     ref.precision = *precision;
     ref.threads = *threads;
     nlohmann::json settings = backend_settings(ref, true);
+    if (!image_attention->empty()) settings["image_attention"] = *image_attention;
+    if (!embed_scale->empty()) settings["embed_scale"] = *embed_scale;
     a->make = [settings] { return make_backend(settings); };
     const nlohmann::ordered_json r = run_audit(*a);
     if (*json) {
