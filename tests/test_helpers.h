@@ -8,6 +8,7 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <string>
@@ -107,5 +108,53 @@ inline std::string tiny_checkpoint(uint64_t seed = 0) {
   made[seed] = dir;
   return dir;
 }
+
+#ifdef G4REF_CLI
+// `g4ref serve --port 0 --json ARGS` as a child process; its first output line tells the port.
+struct ServeProcess {
+  pid_t pid = -1;
+  int port = 0;
+  explicit ServeProcess(const std::string& args) {
+    int fds[2];
+    if (pipe(fds) != 0) return;
+    pid = fork();
+    if (pid == 0) {
+      dup2(fds[1], 1);
+      close(fds[0]);
+      const std::string cmd = "exec " + std::string(G4REF_CLI) + " serve --port 0 --json " + args;
+      execl("/bin/sh", "sh", "-c", cmd.c_str(), nullptr);
+      _exit(127);
+    }
+    close(fds[1]);
+    std::string line;
+    char c;
+    while (read(fds[0], &c, 1) == 1 && c != '\n') line += c;
+    close(fds[0]);
+    const nlohmann::json j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_object()) port = j.value("port", 0);
+  }
+  ~ServeProcess() {
+    if (pid > 0) {
+      kill(pid, SIGTERM);
+      int status = 0;
+      waitpid(pid, &status, 0);
+    }
+  }
+  bool alive() const { return pid > 0 && kill(pid, 0) == 0; }
+  int64_t rss_kib() const {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string key;
+    int64_t v = 0;
+    while (in >> key) {
+      if (key == "VmRSS:") {
+        in >> v;
+        return v;
+      }
+    }
+    return -1;
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port); }
+};
+#endif
 
 }  // namespace g4ref::testing

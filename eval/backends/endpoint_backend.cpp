@@ -4,11 +4,10 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <map>
 
 #include "base/error.h"
+#include "harness/dataset.h"
 #include "model/weights.h"
 #include "prompt/request.h"
 #include "prompt/tokenizer.h"
@@ -139,14 +138,6 @@ std::string base64_encode(const std::string& bytes) {
   return out;
 }
 
-std::string file_bytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail(path, "cannot open the media file for reading");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 std::string mime_of(const std::string& path, const std::string& type) {
   std::string ext = std::filesystem::path(path).extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
@@ -172,7 +163,7 @@ nlohmann::json openai_part(const nlohmann::ordered_json& part) {
     const size_t comma = ref.find(',');
     b64 = comma == std::string::npos ? "" : ref.substr(comma + 1);
   } else {
-    b64 = base64_encode(file_bytes(ref));
+    b64 = base64_encode(read_text_file(ref));
     url = "data:" + mime_of(ref, type) + ";base64," + b64;
   }
   if (type == "image") return {{"type", "image_url"}, {"image_url", {{"url", url}}}};
