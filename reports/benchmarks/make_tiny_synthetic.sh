@@ -47,6 +47,7 @@ for t in dict.fromkeys(r["task"] for r in rows):
             kl = "–" if r["kl_mean"] is None else f"{r['kl_mean']:.2g}"
             cell["audit"] = f"{100 * r['audit_agreement']:.0f} % ({r['audited']}), {r['same_prompt_ids']}/{r['audited']}, {kl}"
     md.append(f"| {t} | {cell.get('reference', '–')} | {cell.get('llamacpp', '–')} | {cell.get('audit', '–')} |")
+md += ["", "## Regenerate", "", "`reports/benchmarks/make_tiny_synthetic.sh` (after building; it writes this folder)."]
 open(sys.argv[2], "a", encoding="utf-8").write("\n".join(md) + "\n")
 PY
 cat "$summary"
