@@ -19,7 +19,14 @@ TEST(Cli, RunIsDeterministicAcrossRepeatsAndThreads) {
     std::string out;
     EXPECT_EQ(testing::run_command(g4ref_cmd(base + extra), &out), 0) << out;
     nlohmann::json j = nlohmann::json::parse(out);
+    // The time split: load, then prefill until the first token, then decode; together within the total.
+    const nlohmann::json& t = j["seconds"];
+    EXPECT_GT(t["prefill"].get<double>(), 0.0);
+    EXPECT_GT(t["decode"].get<double>(), 0.0);
+    EXPECT_LE(t["load"].get<double>() + t["prefill"].get<double>() + t["decode"].get<double>(), t["total"].get<double>() + 1e-9);
+    EXPECT_GT(j["tokens_per_second"]["decode"].get<double>(), 0.0);
     j.erase("seconds");
+    j.erase("tokens_per_second");
     j.erase("peak_memory_bytes");
     return j;
   };

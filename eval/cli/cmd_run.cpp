@@ -57,8 +57,12 @@ void run(const RunArgs& a) {
     if (p.tokenizer) stream = std::make_unique<TextStream>(*p.tokenizer);
     else std::cout << "generated:" << std::flush;
   }
+  // Prefill ends when the first token is chosen (from the prompt's last logits); decode is every step after it.
+  std::chrono::steady_clock::time_point t_first{};
+  bool first = true;
   const GenerationResult r =
       generate(*session, p, a.max_new_tokens, a.forward.sampling(), gen, [&](int id) {
+        if (first) t_first = std::chrono::steady_clock::now(), first = false;
         if (stream) stream->add(id);
         else if (!a.json) std::cout << " " << id << std::flush;
       });
@@ -66,6 +70,10 @@ void run(const RunArgs& a) {
   const MemoryPeak peak = memory.stop();
   const double load_s = std::chrono::duration<double>(t_loaded - t0).count();
   const double total_s = std::chrono::duration<double>(t_end - t0).count();
+  if (first) t_first = t_end;
+  const double prefill_s = std::chrono::duration<double>(t_first - t_loaded).count();
+  const double decode_s = std::chrono::duration<double>(t_end - t_first).count();
+  const size_t decode_steps = r.generated.empty() ? 0 : r.generated.size() - 1;
 
   if (a.json) {
     nlohmann::json j = {
@@ -79,7 +87,10 @@ void run(const RunArgs& a) {
         {"stop_reason", r.stop_reason},
         {"prompt_logits_top10", top_entries_json(r.prompt_logits, 10)},
         {"final_logits_top10", top_entries_json(r.last_logits, 10)},
-        {"seconds", {{"load", load_s}, {"total", total_s}}},
+        {"seconds", {{"load", load_s}, {"prefill", prefill_s}, {"decode", decode_s}, {"total", total_s}}},
+        {"tokens_per_second",
+         {{"prefill", prefill_s > 0 ? r.prompt.size() / prefill_s : 0.0},
+          {"decode", decode_s > 0 && decode_steps ? decode_steps / decode_s : 0.0}}},
         {"peak_memory_bytes",
          {{"anonymous", peak.anon_bytes}, {"file_backed", peak.file_bytes}, {"total_hwm", peak.total_hwm_bytes}}},
     };
