@@ -39,7 +39,8 @@ print(json.dumps({"samples": len(recs), "seconds": run["seconds"], "peak_rss_kib
                   "rss_first_quarter_max_kib": max(rss[:max(1, q)]) if rss else None,
                   "rss_last_quarter_max_kib": max(rss[-max(1, q):]) if rss else None,
                   "image_tokens_per_sample": sum(r["media_tokens"]["image"] for r in recs) / len(recs),
-                  "distinct_images": len({r["media"][0]["sha256"] for r in recs})}))
+                  "distinct_images": len({r["media"][0]["sha256"] for r in recs}),
+                  "records_bytes": sum(len(json.dumps(r)) + 1 for r in recs)}))
 PY
 done
 /usr/bin/python3 - "$rows" reports/benchmarks/media-memory.md "$n" <<'PY'
@@ -60,7 +61,12 @@ for r in rows:
               f"{r['peak_rss_kib'] / 1024:.1f} | {f('rss_first_quarter_max_kib')} | {f('rss_last_quarter_max_kib')} |")
 a, b = rows[0], rows[-1]
 md += ["", f"From {a['samples']} to {b['samples']} samples ({b['samples'] / a['samples']:.0f}× the images) the peak "
-       f"changes by {(b['peak_rss_kib'] - a['peak_rss_kib']) / 1024:+.1f} MiB."]
+       f"changes by {(b['peak_rss_kib'] - a['peak_rss_kib']) / 1024:+.1f} MiB. One image at this budget is "
+       f"{a['image_tokens_per_sample']:.0f} patches of 6,912 values, {a['image_tokens_per_sample'] * 6912 * 4 / 2**20:.0f} MiB in f32, so "
+       f"images kept in memory would grow the peak by that much per sample. The growth seen is consistent with the "
+       f"runner's list of finished records, which it keeps in memory as parsed JSON to write results.json "
+       f"({b['records_bytes'] / 2**20:.1f} MB of JSON text for {b['samples']} samples, {a['records_bytes'] / 2**20:.2f} MB "
+       f"for {a['samples']}); that list was not measured on its own."]
 open(sys.argv[2], "w", encoding="utf-8").write("\n".join(md) + "\n")
 print("\n".join(md))
 PY
