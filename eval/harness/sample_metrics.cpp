@@ -63,6 +63,18 @@ bool punctuation_only(const std::u32string& token) {
   return !token.empty();
 }
 
+// Lower case, then the tokens made only of punctuation and symbols dropped (lmms-eval's last step before FLEURS'
+// error rate and CoVoST's normalized BLEU).
+std::string lower_without_punctuation_tokens(const std::string& text, const std::string& where) {
+  std::u32string kept;
+  for (const std::u32string& tok : scoring::python_split(scoring::python_lower(utf8_to_u32(text, where)))) {
+    if (punctuation_only(tok)) continue;
+    if (!kept.empty()) kept += U' ';
+    kept += tok;
+  }
+  return u32_to_utf8(kept);
+}
+
 // lmms-eval's FLEURS path (claims-and-evals §3.8): tags stripped, whitespace collapsed, no space before
 // punctuation; Whisper's English normalizer (then the basic one) for English, the basic one otherwise; lower case,
 // punctuation-only tokens dropped; character-scored languages lose every space.
@@ -82,15 +94,7 @@ std::string asr_normalize(const std::string& text, bool english, bool characters
       static const scoring::EnglishTextNormalizer en;
       s = en(s);
     }
-    s = scoring::whisper_basic_normalize(s);
-    std::u32string low = scoring::python_lower(utf8_to_u32(s, where));
-    std::u32string kept;
-    for (const std::u32string& tok : scoring::python_split(low)) {
-      if (punctuation_only(tok)) continue;
-      if (!kept.empty()) kept += U' ';
-      kept += tok;
-    }
-    s = u32_to_utf8(kept);
+    s = lower_without_punctuation_tokens(scoring::whisper_basic_normalize(s), where);
   } else if (normalizer != "none") {
     fail(where, "scoring.normalizer must be lmms_eval or none, found \"" + normalizer + "\"");
   }
@@ -114,13 +118,7 @@ std::string bleu_side(const std::string& text, bool normalize, const std::string
   if (!normalize) return text;
   // lmms-eval's CoVoST path: Whisper's English normalizer on both sides, lower case, punctuation-only tokens out.
   static const scoring::EnglishTextNormalizer en;
-  std::u32string kept;
-  for (const std::u32string& tok : scoring::python_split(scoring::python_lower(utf8_to_u32(en(text), where)))) {
-    if (punctuation_only(tok)) continue;
-    if (!kept.empty()) kept += U' ';
-    kept += tok;
-  }
-  return u32_to_utf8(kept);
+  return lower_without_punctuation_tokens(en(text), where);
 }
 
 // MATH-Vision answers compared as strings after light LaTeX clean-up, or as numbers.
