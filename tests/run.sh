@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds g4ref and runs every test: the Release build under ctest, then the same unit tests built again with
-# AddressSanitizer + UndefinedBehaviorSanitizer, then the fuzz smoke run (tests/fuzz/smoke.sh, 10 s per target;
+# AddressSanitizer + UndefinedBehaviorSanitizer in a portable build (-DG4REF_NATIVE=OFF), whose exact-mode logits
+# are then compared with the native Release build's, then the fuzz smoke run (tests/fuzz/smoke.sh, 10 s per target;
 # G4REF_FUZZ_SECONDS changes it, 0 skips it). Usage: tests/run.sh   (from anywhere; needs setup.sh first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,7 +19,7 @@ echo "== AddressSanitizer + UndefinedBehaviorSanitizer build and tests"
 # sanitizers it builds the library and the tests in about 60 % of the CPU time g++ 12 needs, and it checks the
 # code with a second compiler's instrumentation; the Release build above stays g++.
 cmake -S . -B build-asan -G Ninja -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
-  -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS=-O1 -DG4REF_SANITIZE=ON -DG4REF_BUILD_BENCH=OFF >/dev/null
+  -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS=-O1 -DG4REF_SANITIZE=ON -DG4REF_BUILD_BENCH=OFF -DG4REF_NATIVE=OFF >/dev/null
 cmake --build build-asan -j "$jobs" --target g4ref_unit_tests g4ref_cli
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 # Two cross-checks spend their time in llama.cpp child processes and in long exact-mode prompts that the shorter
@@ -26,6 +27,10 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktra
 # of this stage, so they run in the Release build only.
 ctest --test-dir build-asan --output-on-failure -j "$jobs" \
   -E 'VideoFramesAndLlamaCppsFlashAttentionDrift|QuantizersAreByteIdenticalToLlamaCpps'
+
+echo "== Exact mode of two builds: native g++ Release vs portable (baseline x86-64) clang sanitizer build"
+# Float64 rounding only (FMA or not, SIMD width, compiler): at most 1e-13 relative on the logits.
+python3 tests/compare_builds.py build/eval/g4ref build-asan/eval/g4ref --bound 1e-13
 
 
 fuzz_seconds=${G4REF_FUZZ_SECONDS:-10}

@@ -39,6 +39,47 @@ TEST(Cli, RunIsDeterministicAcrossRepeatsAndThreads) {
   EXPECT_EQ(a["final_logits_top10"]["ids"].size(), 10u);
 }
 
+// g4ref bench on the tiny checkpoint. The FLOPs its products executed are derived by hand from the tiny config
+// (hidden 64, MLP 128, 4 sliding layers: 4 query heads of 32 on 2 KV heads; 2 full layers: 4 heads of 64 on one
+// k = v head; vocabulary 1024), a prefill of n tokens from position 0 attending densely over all n cached rows:
+//   sliding layer: q 2n·64·128 + k, v 2n·64·64 each + o 2n·128·64 + MLP 3·2n·64·128 + scores and P·V 4·(2·n·n·32)·2
+//                = 98304 n + 512 n²
+//   full layer:    q 2n·64·256 + k 2n·64·64 + o 2n·256·64 + MLP 49152 n + 4·(2·n·n·64)·2 = 122880 n + 1024 n²
+//   output head of the last row: 2·64·1024 = 131072
+// so 638976 n + 4096 n² + 131072: 14,548,992 at n = 20. A decode step streams at least every stored matrix once:
+// 4 · 98304 + 2 · 122880 + 131072 (the tied table) = 770,048 bytes of bf16 weights.
+TEST(Cli, BenchCountsTheFlopsOfTheConfigAndReportsRatios) {
+  const std::string dir = testing::tiny_checkpoint();
+  std::string out;
+  ASSERT_EQ(testing::run_command(g4ref_cmd("bench --model " + dir + " --prompt-tokens 20,9 --new-tokens 5 "
+                                           "--precision exact,f32 --ceiling-seconds 0.05 --json"), &out), 0) << out;
+  const nlohmann::json j = nlohmann::json::parse(out);
+  const nlohmann::json& c = j["ceilings"];
+  for (const char* k : {"gemm_f64_gflops", "gemm_f32_gflops", "read_gbps", "triad_gbps"}) {
+    EXPECT_GT(c[k].get<double>(), 0.0) << k;
+  }
+  ASSERT_EQ(j["runs"].size(), 4u);
+  for (const nlohmann::json& r : j["runs"]) {
+    const int64_t n = r["prompt_tokens"].get<int64_t>();
+    const double expected = 638976.0 * n + 4096.0 * n * n + 131072.0;
+    EXPECT_DOUBLE_EQ(r["prefill"]["matmul_gflop"].get<double>() * 1e9, expected) << r["precision"] << " n=" << n;
+    EXPECT_EQ(r["prompt_ids"].size(), static_cast<size_t>(n));
+    EXPECT_EQ(r["prompt_ids"][0], 2) << "starts with <bos>";
+    EXPECT_EQ(r["generated_ids"].size(), 5u);
+    EXPECT_EQ(r["decode"]["steps"], 4);
+    EXPECT_GE(r["decode"]["streamed_bytes_per_token"].get<double>(), 770048.0);
+    EXPECT_GT(r["prefill"]["ratio_to_ceiling"].get<double>(), 0.0);
+    EXPECT_GT(r["decode"]["ratio_to_ceiling"].get<double>(), 0.0);
+    double staged = 0;
+    for (const auto& [name, s] : r["prefill"]["stage_seconds"].items()) staged += s.get<double>();
+    EXPECT_NEAR(staged, r["prefill"]["seconds"].get<double>(), 1e-6) << "stages + untimed = the prefill";
+  }
+  EXPECT_NE(testing::run_command(g4ref_cmd("bench --model " + dir + " --prompt-tokens 0 --no-ceilings 2>&1"), &out), 0);
+  EXPECT_NE(out.find("--prompt-tokens"), std::string::npos) << out;
+  EXPECT_NE(testing::run_command(g4ref_cmd("bench --model " + dir + " --precision fp8 --no-ceilings 2>&1"), &out), 0);
+  EXPECT_NE(out.find("fp8"), std::string::npos) << out;
+}
+
 TEST(Cli, BadInputGivesAClearErrorAndNonZeroExit) {
   const std::string dir = testing::tiny_checkpoint();
   std::string out;

@@ -448,5 +448,50 @@ TEST(Matmul, MatchesNaiveSumAndIsThreadInvariant) {
   EXPECT_LT(worst, 1e-12);
 }
 
+// Decode-sized products (at most kFewRows rows) take the row-at-a-time path with a fixed order of 8 partial sums:
+// against a long double sum it must agree to float64 rounding, at a ragged k and an odd byte offset of the stored
+// bf16 data (a shifted mapping); float too; and the same on 1 and 2 threads, with the non-finite check intact.
+TEST(Matmul, FewRowPathMatchesALongDoubleSumAtAnyAlignment) {
+  std::mt19937 gen(5);
+  std::uniform_real_distribution<float> dist(-1, 1);
+  const int k = 3843, m = 300;  // k not a multiple of 8 or 16; m past one column block
+  std::vector<uint16_t> bits(static_cast<size_t>(m) * k);
+  for (auto& b : bits) b = float_to_bf16_bits(dist(gen));
+  std::vector<std::byte> shifted(bits.size() * 2 + 1);
+  std::memcpy(shifted.data() + 1, bits.data(), bits.size() * 2);  // odd address: no 2-byte alignment
+  MatrixView w{DType::BF16, shifted.data() + 1, m, k, "w"};
+  ASSERT_LE(3, kFewRows);
+  Mat<double> x(3, k);
+  for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = dist(gen);
+  omp_set_num_threads(1);
+  const Mat<double> y1 = matmul_nt<double>(x, w);
+  omp_set_num_threads(2);
+  const Mat<double> y2 = matmul_nt<double>(x, w);
+  const Mat<float> yf = matmul_nt<float>(x.cast<float>(), w);
+  omp_set_num_threads(0 + omp_get_num_procs());
+  EXPECT_EQ(std::memcmp(y1.data(), y2.data(), sizeof(double) * y1.size()), 0) << "1 vs 2 threads differ";
+  double worst = 0, worst_f = 0;
+  for (int i = 0; i < 3; ++i) {
+    for (int j = 0; j < m; ++j) {
+      long double s = 0;
+      for (int t = 0; t < k; ++t) s += static_cast<long double>(x(i, t)) * bf16_bits_to_float(bits[j * k + t]);
+      worst = std::max(worst, static_cast<double>(std::abs(s - static_cast<long double>(y1(i, j)))));
+      worst_f = std::max(worst_f, static_cast<double>(std::abs(s - static_cast<long double>(yf(i, j)))));
+    }
+  }
+  EXPECT_LT(worst, 1e-13);   // sums of ~4k terms of size <= 1: float64 rounding is ~1e-14
+  EXPECT_LT(worst_f, 1e-3);  // float: ~1e-5 expected
+  EXPECT_GT(worst_f, 0.0);   // the float path really computed in float
+  // A non-finite stored value is still caught on this path, naming the tensor and the element.
+  bits[static_cast<size_t>(7) * k + 11] = 0x7FC0;  // NaN
+  std::memcpy(shifted.data() + 1, bits.data(), bits.size() * 2);
+  try {
+    (void)matmul_nt<double>(x, w);
+    ADD_FAILURE() << "NaN weight accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("[7, 11]"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace g4ref

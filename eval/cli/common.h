@@ -33,6 +33,7 @@ void add_eval_command(CLI::App& app);
 // `score` under the `eval` command (eval/cli/cmd_eval_score.cpp).
 void add_eval_score_command(CLI::App& eval);
 void add_memory_command(CLI::App& app);
+void add_bench_command(CLI::App& app);
 
 // The process exit code a command asks for without failing (e.g. compare's verdict); 0 by default.
 int& exit_code();

@@ -27,6 +27,7 @@ int main(int argc, char** argv) {
   g4ref::add_crosscheck_command(app);
   g4ref::add_eval_command(app);
   g4ref::add_memory_command(app);
+  g4ref::add_bench_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -5,6 +5,7 @@
 #include "base/error.h"
 #include "forward/kv_cache.h"
 #include "forward/limits.h"
+#include "forward/profile.h"
 #include "layers/audio_embedder.h"
 #include "layers/decoder_layer.h"
 #include "layers/embedding.h"
@@ -79,7 +80,9 @@ class SessionImpl final : public Session {
     for (int64_t i = 0; i < n && !options_.token_types_for_masks_only; ++i) {
       if (types[i] != kText) lookup[i] = t.pad_token_id;
     }
+    StageTimer t_embed(Stage::embed);
     Mat<T> h = embed_tokens<P>(w.embed, lookup, embed_scale_);
+    t_embed.stop();
     if (!options_.token_types_for_masks_only) scatter_media(h, types, media);
     trace(tracer_, "embed.out", h);
 
@@ -93,11 +96,15 @@ class SessionImpl final : public Session {
     if (rows == LogitRows::none && !(tracer_ && tracer_->wants("final_norm"))) return Eigen::MatrixXd(0, 0);
     // Only the rows asked for go through the final norm and the 262144-row output head.
     Mat<T> h_out = rows == LogitRows::last ? Mat<T>(h.bottomRows(1)) : h;
+    StageTimer t_final_norm(Stage::norms);
     const Vec<T> w_final = convert_vector<T>(w.final_norm);
     Mat<T> normed = rms_norm<P>(h_out, t.hidden_size, &w_final, t.rms_norm_eps, options_.deviations.norm_one_plus_w);
+    t_final_norm.stop();
     trace(tracer_, "final_norm", normed);
     if (rows == LogitRows::none) return Eigen::MatrixXd(0, 0);
+    StageTimer t_logits(Stage::logits);
     Mat<T> z = logits<P>(normed, w.embed, t.final_logit_softcapping, tracer_);
+    t_logits.stop();
     trace(tracer_, "logits", z);
     return z.template cast<double>();
   }
@@ -107,6 +114,7 @@ class SessionImpl final : public Session {
  private:
   // Embeds each media item and writes its rows over the placeholders of its kind, in order.
   void scatter_media(Mat<T>& h, const std::vector<int>& types, const std::vector<MediaInput>& media) {
+    StageTimer t_media(Stage::media);  // placeholders without media still go through the checks below
     const ModelConfig& c = model_.config();
     std::vector<Mat<T>> image_rows, audio_rows;
     for (const MediaInput& m : media) {

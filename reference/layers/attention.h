@@ -8,10 +8,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <limits>
 #include <string>
 #include <vector>
 
+#include "forward/profile.h"
 #include "layers/attention_mask.h"
 #include "layers/rms_norm.h"
 #include "layers/rope.h"
@@ -46,6 +48,7 @@ Mat<typename P::T> attention(const Mat<typename P::T>& x, const LayerWeights& w,
   const std::vector<int64_t> head_shape_q = {n, a.heads, D};
   const std::vector<int64_t> head_shape_kv = {n, a.kv_heads, D};
 
+  StageTimer t_proj(Stage::qkv_proj);
   Mat<T> q = matmul_nt<T>(x, w.q);
   round_all<P>(q);
   Mat<T> k_raw = matmul_nt<T>(x, w.k);
@@ -57,10 +60,12 @@ Mat<typename P::T> attention(const Mat<typename P::T>& x, const LayerWeights& w,
   } else {
     v_raw = k_raw;  // k_eq_v: V comes from the raw K projection, before k_norm and RoPE
   }
+  t_proj.stop();
   trace(tracer, pre + "q", q, head_shape_q);
   trace(tracer, pre + "k", k_raw, head_shape_kv);
   trace(tracer, pre + "v", v_raw, head_shape_kv);
 
+  StageTimer t_norm_rope(Stage::qk_norm_rope);
   const Vec<T> qn_w = convert_vector<T>(w.q_norm);
   const Vec<T> kn_w = convert_vector<T>(w.k_norm);
   Mat<T> q_normed = rms_norm<P>(q, D, &qn_w, a.eps, dev.norm_one_plus_w);
@@ -73,9 +78,11 @@ Mat<typename P::T> attention(const Mat<typename P::T>& x, const LayerWeights& w,
 
   apply_rope<P>(q_normed, D, positions, inv_freq);
   apply_rope<P>(k_normed, D, positions, inv_freq);
+  t_norm_rope.stop();
   trace(tracer, pre + "q_rope", q_normed, head_shape_q);
   trace(tracer, pre + "k_rope", k_normed, head_shape_kv);
 
+  StageTimer t_core(Stage::attention_core);
   cache.append(k_normed, v_normed, a.kv_heads, D, positions, blocks);
   const int64_t m = cache.size();
 
@@ -89,7 +96,13 @@ Mat<typename P::T> attention(const Mat<typename P::T>& x, const LayerWeights& w,
 
   Mat<T> o(n, int64_t(a.heads) * D);
   const int group = a.heads / a.kv_heads;
+  // Heads are independent: they run on the OpenMP threads (the products inside then run on one thread each,
+  // block by block in the same order as ever, so the result does not depend on the thread count). The products
+  // read only the in-memory cache, which cannot fail; the handler keeps an exception from leaving the region.
+  std::exception_ptr error;
+#pragma omp parallel for schedule(dynamic, 1)
   for (int h = 0; h < a.heads; ++h) {
+   try {
     const int g = h / group;
     const Mat<T> qh = q_normed.middleCols(int64_t(h) * D, D);
     const Eigen::Map<const Mat<T>> kh(cache.keys(g), m, D);
@@ -115,11 +128,19 @@ Mat<typename P::T> attention(const Mat<typename P::T>& x, const LayerWeights& w,
     Mat<T> oh = matmul_nt<T>(s, vt);
     round_all<P>(oh);
     o.middleCols(int64_t(h) * D, D) = oh;
+   } catch (...) {
+#pragma omp critical(g4ref_attention_error)
+    if (!error) error = std::current_exception();
+   }
   }
+  if (error) std::rethrow_exception(error);
+  t_core.stop();
   trace(tracer, pre + "attn", o, head_shape_q);
 
+  StageTimer t_o(Stage::o_proj);
   Mat<T> y = matmul_nt<T>(o, w.o);
   round_all<P>(y);
+  t_o.stop();
   if (a.type == LayerType::sliding && !positions.empty()) cache.trim(positions.back() + 1, rule.window);
   return y;
 }

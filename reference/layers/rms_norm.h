@@ -19,6 +19,8 @@ Mat<typename P::T> rms_norm(const Mat<typename P::T>& x, int64_t width, const Ve
   const T* src = x.data();
   T* dst = y.data();
   const T e = static_cast<T>(eps);
+  // Groups are independent, each summed in its fixed order: any thread count gives the same result.
+#pragma omp parallel for schedule(static) if (groups * width >= (int64_t(1) << 15))
   for (int64_t g = 0; g < groups; ++g) {
     const T* v = src + g * width;
     T sum_sq = 0;

@@ -1,16 +1,21 @@
 #include "numerics/matmul.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <exception>
 #include <type_traits>
 #include <vector>
 
 #include "base/error.h"
+#include "forward/profile.h"
 
 namespace g4ref {
 
 namespace {
+
+// A stored bf16 value read at any byte offset (GCC and clang lower the alignment of a typedef).
+typedef uint16_t unaligned_u16 __attribute__((aligned(1), may_alias));
 
 template <class T>
 constexpr DType native_dtype() {
@@ -53,6 +58,24 @@ void check_finite(const MatrixView& w, int64_t base, const T* values, int64_t co
   }
 }
 
+// x·wᵀ for a few activation rows (a decode step): each weight row is converted into a buffer that stays in the
+// first-level cache and dotted with every activation row, instead of converting a whole block of rows and handing
+// it to a general product that packs it again. Summed in a fixed order (kLanes partial sums, combined pairwise,
+// then the tail), so the result depends on neither the thread count nor the block.
+constexpr int64_t kLanes = 8;
+
+template <class T>
+T dot_fixed_order(const T* a, const T* b, int64_t k) {
+  T acc[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= k; i += kLanes) {
+    for (int64_t l = 0; l < kLanes; ++l) acc[l] += a[i + l] * b[i + l];
+  }
+  T tail = 0;
+  for (; i < k; ++i) tail += a[i] * b[i];
+  return (((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))) + tail;
+}
+
 }  // namespace
 
 template <class T>
@@ -73,15 +96,20 @@ void convert_rows(const MatrixView& w, int64_t row0, int64_t n, Mat<T>& out) {
   }
   if (w.dtype == DType::BF16) {
     // The hot path of every weight: bf16 -> T is a shift, done without per-element dispatch.
-    // The finiteness test is on the bits (exponent all ones), folded into the same pass.
-    const std::byte* src = w.data + base * 2;
-    bool bad = false;
+    // The finiteness test is on the bits (exponent all ones), folded into the same pass. One plain loop the compiler vectorizes: the bits are read through a type with byte alignment (the data may
+    // sit at any offset of the mapped file), and the exponent test is a running maximum.
+    const auto* bits = reinterpret_cast<const unaligned_u16*>(w.data + base * 2);
+    T* __restrict out = dst;
+    uint32_t top_exponent = 0;
     for (int64_t i = 0; i < count; ++i) {
-      uint16_t b;
-      std::memcpy(&b, src + 2 * i, 2);
-      bad |= (b & 0x7F80u) == 0x7F80u;
-      dst[i] = static_cast<T>(bf16_bits_to_float(b));
+      const uint32_t u = static_cast<uint32_t>(bits[i]) << 16;
+      const uint32_t e = u & 0x7F800000u;
+      top_exponent = top_exponent > e ? top_exponent : e;
+      float f;
+      std::memcpy(&f, &u, sizeof f);
+      out[i] = static_cast<T>(f);
     }
+    const bool bad = top_exponent == 0x7F800000u;
     if (bad) check_finite(w, base, dst, count);
     return;
   }
@@ -125,6 +153,13 @@ Mat<T> matmul_nt(const Mat<T>& x, const MatrixView& w, const Vec<T>* bias) {
   Mat<T> y(n, m);
   const int64_t col_blocks = (m + kColBlock - 1) / kColBlock;
   const bool native = w.dtype == native_dtype<T>() && !w.quantized();
+  StageProfile* profile = active_profile();
+  if (profile) {
+    profile->matmul_flops += 2 * n * m * w.cols;
+    profile->operand_bytes += static_cast<int64_t>(
+        w.quantized() ? ggml_row_size(w.quant, w.cols) * static_cast<size_t>(m)
+                      : static_cast<size_t>(m * w.cols) * dtype_size(w.dtype));
+  }
 
   // An exception must not leave an OpenMP region: the one of the lowest block is kept (the same whatever the
   // thread count) and rethrown after it.
@@ -138,9 +173,34 @@ Mat<T> matmul_nt(const Mat<T>& x, const MatrixView& w, const Vec<T>* bias) {
       const int64_t j0 = cb * kColBlock;
       const int64_t nj = std::min(kColBlock, m - j0);
       using RowMajorMap = Eigen::Map<const Mat<T>>;
+      if (!native && n <= kFewRows) {
+        // A decode step: one weight row at a time, converted once and used by every activation row.
+        try {
+          // Conversion and products interleave row by row here, so no conversion time is split out.
+          for (int64_t j = 0; j < nj; ++j) {
+            convert_rows(w, j0 + j, 1, converted);
+            for (int64_t i = 0; i < n; ++i) y(i, j0 + j) = dot_fixed_order(x.row(i).data(), converted.data(), w.cols);
+          }
+        } catch (...) {
+#pragma omp critical(g4ref_matmul_error)
+          if (cb < error_block) {
+            error = std::current_exception();
+            error_block = cb;
+          }
+          continue;
+        }
+        if (bias) y.block(0, j0, n, nj).rowwise() += bias->segment(j0, nj).transpose();
+        continue;
+      }
       if (!native) {
         try {
+          const auto c0 = profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
           convert_rows(w, j0, nj, converted);
+          if (profile) {
+            profile->conversion_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                          std::chrono::steady_clock::now() - c0)
+                                          .count();
+          }
         } catch (...) {
 #pragma omp critical(g4ref_matmul_error)
           if (cb < error_block) {

@@ -5,7 +5,7 @@
 // Determinism: the output is cut into fixed blocks (kRowBlock activation rows × kColBlock weight rows) whose size
 // never depends on the thread count; each block is one single-threaded Eigen product, and blocks are spread over
 // OpenMP threads. So every output element is summed in the same order whatever the thread count — results are
-// bit-identical for 1, 2, … threads. Weights in a stored type (bf16/f16/f32) are converted exactly to T one block
+// bit-identical for 1, 2, … threads (the few-row path below sums each element in a fixed order too). Weights in a stored type (bf16/f16/f32) are converted exactly to T one block
 // of rows at a time, so no converted copy of a whole matrix is ever held.
 #pragma once
 
@@ -21,6 +21,9 @@ namespace g4ref {
 
 inline constexpr int64_t kRowBlock = 64;
 inline constexpr int64_t kColBlock = 256;
+// Up to this many activation rows (decode steps, the last row of a prompt) a stored weight is read one row at a
+// time and dotted in a fixed order of 8 partial sums; more rows go through Eigen's product block by block.
+inline constexpr int64_t kFewRows = 4;
 
 // A row-major [rows, cols] matrix in some stored type, usually a view into a memory-mapped checkpoint.
 struct MatrixView {

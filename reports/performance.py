@@ -1,0 +1,301 @@
+#!/usr/bin/python3
+"""reports/performance.md: the reference and llama.cpp side by side on the same synthetic weights, on this machine,
+with every speed also given as a ratio to the machine's ceilings measured in the same run (`g4ref bench`).
+
+What runs (all on the same thread count, default: every core):
+  1. `g4ref synth --preset small`, then `g4ref export-gguf` of it as F32, BF16, Q8_0 and Q4_0 (the same weights).
+  2. `g4ref bench` on the bf16 safetensors checkpoint in exact and f32, and in f32 on each GGUF: prefill of each
+     prompt length, then decode steps; ceilings (float64 / float32 GEMM, read bandwidth) measured in that run.
+  3. llama.cpp's own llama-server (built by setup.sh from the llama.cpp source inside node-llama-cpp) on each GGUF,
+     llama.cpp's defaults except the thread count: /completion with the same prompt ids, cache_prompt off, greedy,
+     ignore_eos, best of REPEATS; its "timings" (prompt_per_second, predicted_per_second) are llama.cpp's own.
+
+  /usr/bin/python3 reports/performance.py --g4ref build/eval/g4ref                 # measure, then write the report
+  /usr/bin/python3 reports/performance.py --from-json reports/performance.json     # the report from a measurement
+
+Random weights: the generated tokens mean nothing; the speeds are those of the real computation at these shapes.
+"""
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+FORMATS = ["f32", "bf16", "q8_0", "q4_0"]
+
+
+def run(cmd, **kw):
+    r = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if r.returncode != 0:
+        sys.exit(f"performance: failed ({r.returncode}): {' '.join(cmd)}\n{r.stderr[-4000:]}")
+    return r.stdout
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def post(url, body, timeout=600):
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return json.loads(r.read())
+
+
+def llama_server_runs(server, gguf, threads, prompts, new_tokens, repeats):
+    port = free_port()
+    log = open(gguf + ".server.log", "w")
+    ctx = max(len(p) for p in prompts.values()) + new_tokens + 64
+    proc = subprocess.Popen([server, "-m", gguf, "--host", "127.0.0.1", "--port", str(port), "-t", str(threads),
+                             "-c", str(ctx), "-np", "1", "--no-webui"], stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                with urllib.request.urlopen(url + "/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except Exception:
+                time.sleep(0.1)
+        else:
+            sys.exit(f"performance: llama-server did not start on {gguf} (log {gguf}.server.log)")
+        body = lambda ids, n: {"prompt": ids, "n_predict": n, "cache_prompt": False, "temperature": 0,
+                               "ignore_eos": True}
+        post(url + "/completion", body(prompts[min(prompts)], 2))  # warm-up
+        out = []
+        for n, ids in sorted(prompts.items()):
+            best = None
+            for _ in range(repeats):
+                t = post(url + "/completion", body(ids, new_tokens))["timings"]
+                if t["prompt_n"] != len(ids):
+                    sys.exit(f"performance: llama-server evaluated {t['prompt_n']} of {len(ids)} prompt tokens")
+                if best is None or t["prompt_ms"] < best["prompt_ms"]:
+                    best = dict(t, predicted_best=t["predicted_per_second"])
+                best["predicted_best"] = max(best["predicted_best"], t["predicted_per_second"])
+            out.append({"prompt_tokens": n, "prefill_tokens_per_second": best["prompt_per_second"],
+                        "decode_tokens_per_second": best["predicted_best"], "predicted_n": best["predicted_n"]})
+        return out
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log.close()
+
+
+def measure(args):
+    g4ref = os.path.abspath(args.g4ref)
+    lengths = [int(x) for x in args.prompt_tokens.split(",")]
+    data = {"threads": args.threads, "prompt_tokens": lengths, "new_tokens": args.new_tokens,
+            "repeats": args.repeats, "preset": args.preset, "cpu": cpu_name(),
+            "reference": [], "llamacpp": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        model = os.path.join(tmp, args.preset)
+        run([g4ref, "synth", "--preset", args.preset, "--out", model])
+        ggufs = {}
+        for f in FORMATS:
+            ggufs[f] = os.path.join(tmp, f"{args.preset}-{f}.gguf")
+            run([g4ref, "export-gguf", "--model", model, "--type", f, "--out", ggufs[f]])
+        bench = [g4ref, "bench", "--prompt-tokens", args.prompt_tokens, "--new-tokens", str(args.new_tokens),
+                 "--threads", str(args.threads), "--repeats", str(args.repeats), "--json"]
+        print("performance: reference on the bf16 checkpoint (exact, f32)", file=sys.stderr)
+        b = json.loads(run(bench + ["--model", model, "--precision", "exact,f32"]))
+        data["ceilings"] = b["ceilings"]
+        data["reference"].append({"weights": "bf16 safetensors", "bench": b})
+        for f in FORMATS:
+            print(f"performance: reference f32 on the {f.upper()} GGUF", file=sys.stderr)
+            data["reference"].append({"weights": f"{f.upper()} GGUF",
+                                      "bench": json.loads(run(bench + ["--model", ggufs[f], "--precision", "f32",
+                                                                       "--no-ceilings"]))})
+        prompts = {r["prompt_tokens"]: r["prompt_ids"] for r in b["runs"]}
+        for e in data["reference"]:
+            for r in e["bench"]["runs"]:
+                r.pop("prompt_ids", None)
+        if not os.access(args.llama_server, os.X_OK):
+            sys.exit(f"performance: no llama-server at {args.llama_server} (setup.sh builds it)")
+        for f in FORMATS:
+            print(f"performance: llama.cpp (llama-server) on the {f.upper()} GGUF", file=sys.stderr)
+            data["llamacpp"][f] = llama_server_runs(args.llama_server, ggufs[f], args.threads, prompts,
+                                                    args.new_tokens, args.repeats)
+    return data
+
+
+def cpu_name():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
+def runs_by_precision(bench, precision):
+    return {r["prompt_tokens"]: r for r in bench["runs"] if r["precision"] == precision}
+
+
+def write_report(data, out_dir):
+    c = data["ceilings"]
+    ref_bf16 = data["reference"][0]["bench"]
+    ref_gguf = {e["weights"].split()[0].lower(): e["bench"] for e in data["reference"][1:]}
+    lengths = data["prompt_tokens"]
+    lines = []
+    w = lines.append
+    w("# Performance: the reference and llama.cpp on the same weights")
+    w("")
+    w("Regenerate with `/usr/bin/python3 reports/performance.py --g4ref build/eval/g4ref` (the measurement, about "
+      "10 minutes on 2 cores; `--from-json reports/performance.json` rewrites this page from the last one). "
+      "Synthetic `%s` checkpoint (random weights: the tokens mean nothing, the arithmetic is the real one), "
+      "%d threads, %s, best of %d. Ceilings measured in the same run by `g4ref bench`." %
+      (data["preset"], data["threads"], data["cpu"], data["repeats"]))
+    w("")
+    w("## Ceilings of this machine")
+    w("")
+    w("| GEMM float64 | GEMM float32 | read bandwidth | triad bandwidth |")
+    w("|---|---|---|---|")
+    w("| %.1f GFLOP/s | %.1f GFLOP/s | %.1f GB/s | %.1f GB/s |" %
+      (c["gemm_f64_gflops"], c["gemm_f32_gflops"], c["read_gbps"], c["triad_gbps"]))
+    w("")
+    w("## Prefill, tokens/s (and the reference's share of its GEMM ceiling)")
+    w("")
+    head = "| engine, weights | " + " | ".join(f"{n} tokens" for n in lengths) + " |"
+    w(head)
+    w("|" + "---|" * (len(lengths) + 1))
+    for prec in ("exact", "f32"):
+        r = runs_by_precision(ref_bf16, prec)
+        w(f"| reference {prec}, bf16 safetensors | " +
+          " | ".join("%.0f (%.0f %%)" % (r[n]["prefill"]["tokens_per_second"], 100 * r[n]["prefill"]["ratio_to_ceiling"])
+                     for n in lengths) + " |")
+    for f in FORMATS:
+        r = runs_by_precision(ref_gguf[f], "f32")
+        w(f"| reference f32, {f.upper()} GGUF | " +
+          " | ".join("%.0f" % r[n]["prefill"]["tokens_per_second"] for n in lengths) + " |")
+    for f in FORMATS:
+        l = {x["prompt_tokens"]: x for x in data["llamacpp"][f]}
+        w(f"| llama.cpp, {f.upper()} GGUF | " +
+          " | ".join("%.0f" % l[n]["prefill_tokens_per_second"] for n in lengths) + " |")
+    w("")
+    w("## Decode, tokens/s (%d steps after each prompt; the reference's share of the read-bandwidth bound)" %
+      (data["new_tokens"] - 1))
+    w("")
+    w(head)
+    w("|" + "---|" * (len(lengths) + 1))
+    for prec in ("exact", "f32"):
+        r = runs_by_precision(ref_bf16, prec)
+        w(f"| reference {prec}, bf16 safetensors | " +
+          " | ".join("%.1f (%.0f %%)" % (r[n]["decode"]["tokens_per_second"], 100 * r[n]["decode"]["ratio_to_ceiling"])
+                     for n in lengths) + " |")
+    for f in FORMATS:
+        r = runs_by_precision(ref_gguf[f], "f32")
+        w(f"| reference f32, {f.upper()} GGUF | " +
+          " | ".join("%.1f" % r[n]["decode"]["tokens_per_second"] for n in lengths) + " |")
+    for f in FORMATS:
+        l = {x["prompt_tokens"]: x for x in data["llamacpp"][f]}
+        w(f"| llama.cpp, {f.upper()} GGUF | " +
+          " | ".join("%.1f" % l[n]["decode_tokens_per_second"] for n in lengths) + " |")
+    w("")
+    w("## Ratios: reference f32 / llama.cpp on the same GGUF")
+    w("")
+    w("| weights | prefill, per prompt length | decode, per prompt length |")
+    w("|---|---|---|")
+    target = []
+    for f in FORMATS:
+        r = runs_by_precision(ref_gguf[f], "f32")
+        l = {x["prompt_tokens"]: x for x in data["llamacpp"][f]}
+        pre = [r[n]["prefill"]["tokens_per_second"] / l[n]["prefill_tokens_per_second"] for n in lengths]
+        dec = [r[n]["decode"]["tokens_per_second"] / l[n]["decode_tokens_per_second"] for n in lengths]
+        if f == "f32":
+            target = pre
+        w(f"| {f.upper()} | " + ", ".join("%.2f" % x for x in pre) + " | " + ", ".join("%.2f" % x for x in dec) + " |")
+    w("")
+    met = all(x >= 0.5 for x in target)
+    w("Target of the speed issue, reference `f32` prefill at least 0.5x llama.cpp F32 on the same weights: **%s** "
+      "(%s)." % ("met" if met else "not met", ", ".join("%.2fx at %d" % (x, n) for x, n in zip(target, lengths))))
+    w("")
+    w("## Where the reference's prefill time goes (bf16 checkpoint, longest prompt)")
+    w("")
+    n = lengths[-1]
+    w("| stage | exact s | f32 s |")
+    w("|---|---|---|")
+    ex, f3 = runs_by_precision(ref_bf16, "exact")[n]["prefill"], runs_by_precision(ref_bf16, "f32")[n]["prefill"]
+    for k in ex["stage_seconds"]:
+        w("| %s | %.3f | %.3f |" % (k, ex["stage_seconds"][k], f3["stage_seconds"].get(k, 0)))
+    w("| weight conversion (thread-seconds, inside the matmul stages) | %.3f | %.3f |" %
+      (ex["weight_conversion_thread_seconds"], f3["weight_conversion_thread_seconds"]))
+    w("")
+    w("Plots: performance_prefill.png, performance_decode.png (tokens/s against prompt length, log scale).")
+    w("")
+    w("Notes:")
+    w("")
+    w("- The reference computes in float64 (`exact`) or float32 with no intermediate rounding (`f32`), dense "
+      "attention over the whole prompt, weights converted block by block from their stored type. llama.cpp runs "
+      "its own kernels (F32 and BF16 matrices in float, Q8_0 / Q4_0 with quantized activations and repacked "
+      "weights) and an f16 KV cache by default: it is not computing the same numbers (the cross-checks measure "
+      "by how much), so these are speeds of two different precisions on the same weights.")
+    w("- llama.cpp figures are llama-server's own `timings` of a /completion request (prompt evaluation and "
+      "generation), with no HTTP time in them; the reference's are `g4ref bench`'s, inside one process.")
+    open(os.path.join(out_dir, "performance.md"), "w").write("\n".join(lines) + "\n")
+
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("performance: matplotlib is missing (python3-matplotlib); no plots", file=sys.stderr)
+        return
+    for what, key_ref, key_l, fname in (("prefill", "prefill", "prefill_tokens_per_second", "performance_prefill.png"),
+                                         ("decode", "decode", "decode_tokens_per_second", "performance_decode.png")):
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for prec, style in (("exact", "k-o"), ("f32", "b-o")):
+            r = runs_by_precision(ref_bf16, prec)
+            ax.plot(lengths, [r[n][key_ref]["tokens_per_second"] for n in lengths], style,
+                    label=f"reference {prec} (bf16 weights)")
+        for f, style in zip(FORMATS, ("r--s", "m--s", "g--s", "c--s")):
+            l = {x["prompt_tokens"]: x for x in data["llamacpp"][f]}
+            ax.plot(lengths, [l[n][key_l] for n in lengths], style, label=f"llama.cpp {f.upper()}")
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("prompt tokens")
+        ax.set_ylabel(f"{what} tokens/s")
+        ax.set_title(f"{what}: synthetic {data['preset']}, {data['threads']} threads")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(os.path.join(out_dir, fname), dpi=100)
+        plt.close(fig)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--g4ref", help="the g4ref binary (measure)")
+    ap.add_argument("--from-json", help="write the report from this measurement instead")
+    ap.add_argument("--llama-server", default=os.path.join(REPO, ".cache/llama-server/build/bin/llama-server"))
+    ap.add_argument("--preset", default="small")
+    ap.add_argument("--prompt-tokens", default="16,64,256,512")
+    ap.add_argument("--new-tokens", type=int, default=17)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--out", default=HERE)
+    args = ap.parse_args()
+    if args.from_json:
+        data = json.load(open(args.from_json))
+    elif args.g4ref:
+        data = measure(args)
+        tmp = os.path.join(args.out, "performance.json.partial")
+        with open(tmp, "w") as f:
+            json.dump(data, f, indent=1)
+        os.replace(tmp, os.path.join(args.out, "performance.json"))
+    else:
+        ap.error("give --g4ref (measure) or --from-json")
+    write_report(data, args.out)
+    print(os.path.join(args.out, "performance.md"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Exact mode of two builds of g4ref (e.g. the native Release build and the portable sanitizer build) on the same
+synthetic checkpoints and prompts: their logits may differ only by float64 rounding (FMA or not, SIMD width,
+compiler), which the project bounds at 1e-13 relative: max |a - b| / max |a| over every logit.
+
+  tests/compare_builds.py BUILD_A/eval/g4ref BUILD_B/eval/g4ref [--bound 1e-13]
+
+Exits 1 when a case exceeds the bound or the logits are not finite; prints one line per case."""
+import argparse
+import json
+import struct
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def read_tensor(path, name):
+    data = Path(path).read_bytes()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    e = header[name]
+    if e["dtype"] != "F64":
+        sys.exit(f"{path}: tensor {name} is {e['dtype']}, expected F64 (an exact trace)")
+    begin, end = e["data_offsets"]
+    return np.frombuffer(data[8 + n + begin:8 + n + end], dtype="<f8").reshape(e["shape"])
+
+
+def run(cmd):
+    r = subprocess.run(cmd, capture_output=True, text=True)
+    if r.returncode != 0:
+        sys.exit(f"failed ({r.returncode}): {' '.join(cmd)}\n{r.stderr}")
+    return r.stdout
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("a", help="first g4ref binary")
+    ap.add_argument("b", help="second g4ref binary")
+    ap.add_argument("--bound", type=float, default=1e-13, help="largest allowed max|a-b|/max|a| (default 1e-13)")
+    args = ap.parse_args()
+    worst = 0.0
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        # tiny: every feature, a window of 8 shorter than the prompt; small: 12 layers, hidden 512, 8192 ids.
+        cases = [("tiny", list(range(2, 40, 3)) * 2), ("small", [2] + [(37 * i) % 8000 + 100 for i in range(95)])]
+        failed = False
+        for preset, ids in cases:
+            model = tmp / preset
+            run([args.a, "synth", "--preset", preset, "--out", str(model)])
+            tokens = ",".join(map(str, ids))
+            logits = []
+            for k, binary in enumerate((args.a, args.b)):
+                out = tmp / f"{preset}.{k}.safetensors"
+                run([binary, "trace", "--model", str(model), "--tokens", tokens, "--precision", "exact",
+                     "--filter", "^logits$", "--out", str(out)])
+                logits.append(read_tensor(out, "logits"))
+            a, b = logits
+            if a.shape != b.shape or not np.isfinite(a).all() or not np.isfinite(b).all():
+                print(f"{preset}: logits differ in shape or are not finite")
+                failed = True
+                continue
+            rel = float(np.max(np.abs(a - b)) / np.max(np.abs(a)))
+            identical = bool(np.array_equal(a, b))
+            worst = max(worst, rel)
+            verdict = "ok" if rel <= args.bound else "FAIL"
+            print(f"{preset}: {len(ids)} tokens, {a.size} logits, max|a-b|/max|a| = {rel:.3e}"
+                  f"{' (bit-identical)' if identical else ''} (bound {args.bound:.0e}) {verdict}")
+            failed |= rel > args.bound
+    print(f"worst {worst:.3e}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
