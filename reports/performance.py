@@ -229,6 +229,32 @@ def write_report(data, out_dir):
     w("| weight conversion (thread-seconds, inside the matmul stages) | %.3f | %.3f |" %
       (ex["weight_conversion_thread_seconds"], f3["weight_conversion_thread_seconds"]))
     w("")
+    for key, title in (("bench_12b", "native build"), ("bench_12b_portable", "portable build")):
+        if key not in data:
+            continue
+        b = data[key]
+        cc = b["ceilings"]
+        w("## The full-shape 12B (`g4ref synth --preset 12b`, bf16 safetensors, %s)" % title)
+        w("")
+        w("`%s` — ceilings of that run: GEMM float64 %.1f, float32 %.1f GFLOP/s, read %.1f GB/s." %
+          (b.get("command", "g4ref bench"), cc["gemm_f64_gflops"], cc["gemm_f32_gflops"], cc["read_gbps"]))
+        w("")
+        w("| precision | prompt | prefill s | prefill tokens/s | GFLOP/s | share of GEMM ceiling | decode s/token | "
+          "decode share of read bandwidth | major page faults (prefill / decode) |")
+        w("|---|---|---|---|---|---|---|---|---|")
+        for r in b["runs"]:
+            p, d = r["prefill"], r["decode"]
+            w("| %s | %d | %.1f | %.2f | %.1f | %.0f %% | %s | %s | %d / %d |" % (
+                r["precision"], r["prompt_tokens"], p["seconds"], p["tokens_per_second"], p["gflops"],
+                100 * p["ratio_to_ceiling"],
+                "%.2f" % d["seconds_per_token"] if d.get("steps") else "-",
+                "%.0f %%" % (100 * d["ratio_to_ceiling"]) if d.get("steps") else "-",
+                p["major_page_faults"], d["major_page_faults"]))
+        w("")
+        w("The bf16 checkpoint is %.1f GB and this machine's page cache cannot hold it whole: passes with major page "
+          "faults read weights from disk, so their decode figures measure the disk, not the arithmetic." %
+          (23.92,))
+        w("")
     w("Plots: performance_prefill.png, performance_decode.png (tokens/s against prompt length, log scale).")
     w("")
     w("Notes:")
@@ -282,6 +308,8 @@ def main():
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--out", default=HERE)
+    ap.add_argument("--add-12b", help="a `g4ref bench --json` of the 12B (native build) to merge into the JSON")
+    ap.add_argument("--add-12b-portable", help="the same from a portable build")
     args = ap.parse_args()
     if args.from_json:
         data = json.load(open(args.from_json))
@@ -293,6 +321,14 @@ def main():
         os.replace(tmp, os.path.join(args.out, "performance.json"))
     else:
         ap.error("give --g4ref (measure) or --from-json")
+    for key, path in (("bench_12b", args.add_12b), ("bench_12b_portable", args.add_12b_portable)):
+        if path:
+            data[key] = json.load(open(path))
+            for r in data[key]["runs"]:
+                r.pop("prompt_ids", None)
+    if args.add_12b or args.add_12b_portable:
+        with open(os.path.join(args.out, "performance.json"), "w") as f:
+            json.dump(data, f, indent=1)
     write_report(data, args.out)
     print(os.path.join(args.out, "performance.md"))
 

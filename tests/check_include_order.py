@@ -3,7 +3,7 @@
 
 The order, lowest first; a folder may include only itself and the folders it lists:
 
-  base        errors
+  base        errors, per-stage timing (profile)
   numerics    precision policies, dtypes, the one matrix product
   io          mapped files, safetensors, GGUF, the shared output writer
   model       config, token types, tensor names (Hugging Face and GGUF), weight binding, options, tracer

@@ -7,7 +7,7 @@
 
 #include "base/error.h"
 #include "cli/common.h"
-#include "forward/profile.h"
+#include "base/profile.h"
 #include "model/weights.h"
 #include "perf/ceilings.h"
 #include "perf/model_bench.h"
@@ -72,6 +72,11 @@ void print_run(const nlohmann::json& r) {
     if (s.get<double>() >= 0.0005 * p["seconds"].get<double>()) std::cout << " " << name << " " << fmt("%.3f", s);
   }
   std::cout << "; weight conversion " << fmt("%.3f", p["weight_conversion_thread_seconds"]) << " thread-s\n";
+  const int64_t faults = p["major_page_faults"].get<int64_t>() + d["major_page_faults"].get<int64_t>();
+  if (faults > 0) {
+    std::cout << "  note: " << faults << " major page faults (weights read from disk during the timed passes: "
+              << "the page cache does not hold the checkpoint, so these speeds include the disk)\n";
+  }
 }
 
 void bench(const BenchArgs& a) {

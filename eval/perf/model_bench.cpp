@@ -4,8 +4,10 @@
 #include <chrono>
 #include <set>
 
+#include <sys/resource.h>
+
 #include "base/error.h"
-#include "forward/profile.h"
+#include "base/profile.h"
 #include "forward/session.h"
 
 namespace g4ref {
@@ -14,8 +16,17 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// Page faults that had to read from disk so far (mapped weights not in the page cache): a pass with many of them
+// measured the disk, not the arithmetic.
+int64_t major_faults() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_majflt;
+}
+
 struct Pass {
   double seconds = 0;
+  int64_t major_faults = 0;
   int64_t tokens = 0;
   int64_t flops = 0;
   int64_t operand_bytes = 0;
@@ -92,12 +103,15 @@ nlohmann::json bench_model(const Model& model, const ModelBenchOptions& o, const
     Pass prefill, decode;
     {
       ProfileScope scope(profile);
+      const int64_t f0 = major_faults();
       const auto t0 = Clock::now();
       Eigen::MatrixXd z = session->forward(prompt, {}, LogitRows::last);
       prefill = snapshot(profile, std::chrono::duration<double>(Clock::now() - t0).count(), o.prompt_tokens);
+      prefill.major_faults = major_faults() - f0;
       int next = argmax(z);
       profile.reset();
       std::vector<int> out = {next};
+      const int64_t f1 = major_faults();
       const auto t1 = Clock::now();
       // Decode: each step one token at the next position, greedy; the first token came from the prefill.
       for (int step = 1; step < o.new_tokens; ++step) {
@@ -107,6 +121,7 @@ nlohmann::json bench_model(const Model& model, const ModelBenchOptions& o, const
       }
       decode = snapshot(profile, std::chrono::duration<double>(Clock::now() - t1).count(),
                         std::max(0, o.new_tokens - 1));
+      decode.major_faults = major_faults() - f1;
       if (o.new_tokens > 0) out.resize(static_cast<size_t>(o.new_tokens));
       else out.clear();
       if (rep > 0 && out != generated) {
@@ -127,13 +142,16 @@ nlohmann::json bench_model(const Model& model, const ModelBenchOptions& o, const
       {"matmul_gflop", best_prefill.flops * 1e-9},
       {"gflops", best_prefill.flops * 1e-9 / best_prefill.seconds},
       {"weight_conversion_thread_seconds", best_prefill.conversion_thread_seconds},
+      {"major_page_faults", best_prefill.major_faults},
       {"stage_seconds", stages_json(best_prefill)},
   };
   if (ceilings) {
     prefill["ceiling"] = f64 ? "gemm_f64_gflops" : "gemm_f32_gflops";
     prefill["ratio_to_ceiling"] = best_prefill.flops * 1e-9 / best_prefill.seconds / gemm_ceiling;
   }
-  nlohmann::json decode = {{"steps", best_decode.tokens}, {"seconds", best_decode.seconds}};
+  nlohmann::json decode = {{"steps", best_decode.tokens},
+                           {"seconds", best_decode.seconds},
+                           {"major_page_faults", best_decode.major_faults}};
   if (best_decode.tokens > 0) {
     const double per_step = best_decode.seconds / best_decode.tokens;
     const double bytes_per_step = static_cast<double>(best_decode.operand_bytes) / best_decode.tokens;

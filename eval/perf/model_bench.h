@@ -1,5 +1,5 @@
 // g4ref bench's measurement of one checkpoint: prefill of N prompt tokens and M decode steps in one precision,
-// with the per-stage times (forward/profile.h) and the executed FLOPs and streamed bytes, each set against the
+// with the per-stage times (base/profile.h) and the executed FLOPs and streamed bytes, each set against the
 // ceilings measured in the same run (perf/ceilings.h).
 #pragma once
 

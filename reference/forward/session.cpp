@@ -5,7 +5,7 @@
 #include "base/error.h"
 #include "forward/kv_cache.h"
 #include "forward/limits.h"
-#include "forward/profile.h"
+#include "base/profile.h"
 #include "layers/audio_embedder.h"
 #include "layers/decoder_layer.h"
 #include "layers/embedding.h"

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "forward/profile.h"
+#include "base/profile.h"
 #include "layers/attention_mask.h"
 #include "layers/rms_norm.h"
 #include "layers/rope.h"

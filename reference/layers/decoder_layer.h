@@ -4,7 +4,7 @@
 //   h = round(h × layer_scalar)   — the learned scalar scales the whole residual stream
 #pragma once
 
-#include "forward/profile.h"
+#include "base/profile.h"
 #include "layers/attention.h"
 #include "layers/mlp.h"
 

@@ -6,7 +6,7 @@
 #include <cmath>
 #include <string>
 
-#include "forward/profile.h"
+#include "base/profile.h"
 #include "model/tracer.h"
 #include "model/weights.h"
 #include "numerics/matmul.h"

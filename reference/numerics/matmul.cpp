@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "base/error.h"
-#include "forward/profile.h"
+#include "base/profile.h"
 
 namespace g4ref {
 

@@ -1,4 +1,4 @@
-#include "forward/profile.h"
+#include "base/profile.h"
 
 namespace g4ref {
 
