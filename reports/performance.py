@@ -149,8 +149,8 @@ def write_report(data, out_dir):
     w = lines.append
     w("# Performance: the reference and llama.cpp on the same weights")
     w("")
-    w("Regenerate with `/usr/bin/python3 reports/performance.py --g4ref build/eval/g4ref` (the measurement, about "
-      "10 minutes on 2 cores; `--from-json reports/performance.json` rewrites this page from the last one). "
+    w("Regenerate with `/usr/bin/python3 reports/performance.py --g4ref build/eval/g4ref` (the measurement, a few "
+      "minutes on 2 cores; `--from-json reports/performance.json` rewrites this page from the last one). "
       "Synthetic `%s` checkpoint (random weights: the tokens mean nothing, the arithmetic is the real one), "
       "%d threads, %s, best of %d. Ceilings measured in the same run by `g4ref bench`." %
       (data["preset"], data["threads"], data["cpu"], data["repeats"]))
@@ -251,9 +251,11 @@ def write_report(data, out_dir):
                 "%.0f %%" % (100 * d["ratio_to_ceiling"]) if d.get("steps") else "-",
                 p["major_page_faults"], d["major_page_faults"]))
         w("")
-        w("The bf16 checkpoint is %.1f GB and this machine's page cache cannot hold it whole: passes with major page "
-          "faults read weights from disk, so their decode figures measure the disk, not the arithmetic." %
-          (23.92,))
+        faults = sum(r["prefill"]["major_page_faults"] + r["decode"]["major_page_faults"] for r in b["runs"])
+        w("The bf16 checkpoint is 23.9 GB, about all this machine's page cache holds: %d major page faults "
+          "(pages read from disk) in the timed passes of this run%s." %
+          (faults, ", a negligible share of the weights" if faults < 10000 else
+           ": the figures include reading from disk"))
         w("")
     w("Plots: performance_prefill.png, performance_decode.png (tokens/s against prompt length, log scale).")
     w("")
@@ -324,6 +326,11 @@ def main():
     for key, path in (("bench_12b", args.add_12b), ("bench_12b_portable", args.add_12b_portable)):
         if path:
             data[key] = json.load(open(path))
+            data[key]["model"] = "g4ref synth --preset 12b (bf16 safetensors)"
+            data[key]["command"] = ("g4ref bench --model 12B --prompt-tokens %s --new-tokens %d --precision %s" % (
+                ",".join(sorted({str(r["prompt_tokens"]) for r in data[key]["runs"]}, key=int)),
+                data[key]["runs"][0]["new_tokens"],
+                ",".join(dict.fromkeys(r["precision"] for r in data[key]["runs"]))))
             for r in data[key]["runs"]:
                 r.pop("prompt_ids", None)
     if args.add_12b or args.add_12b_portable:

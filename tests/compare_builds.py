@@ -45,7 +45,9 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         # tiny: every feature, a window of 8 shorter than the prompt; small: 12 layers, hidden 512, 8192 ids.
-        cases = [("tiny", list(range(2, 40, 3)) * 2), ("small", [2] + [(37 * i) % 8000 + 100 for i in range(95)])]
+        # Ids from 64 up are ordinary text in the synthetic tokenizer (control and media tokens lie below).
+        cases = [("tiny", [2] + [64 + (37 * i) % 900 for i in range(25)]),
+                 ("small", [2] + [100 + (37 * i) % 8000 for i in range(95)])]
         failed = False
         for preset, ids in cases:
             model = tmp / preset
