@@ -162,44 +162,35 @@ def write_report(data, out_dir):
     w("| %.1f GFLOP/s | %.1f GFLOP/s | %.1f GB/s | %.1f GB/s |" %
       (c["gemm_f64_gflops"], c["gemm_f32_gflops"], c["read_gbps"], c["triad_gbps"]))
     w("")
+    head = "| engine, weights | " + " | ".join(f"{n} tokens" for n in lengths) + " |"
+
+    def speed_table(stage, llama_key, digits):
+        """Rows of tokens/s per prompt length: the reference (with its ceiling share on the bf16 checkpoint),
+        then llama.cpp, for STAGE ("prefill" or "decode")."""
+        w(head)
+        w("|" + "---|" * (len(lengths) + 1))
+        for prec in ("exact", "f32"):
+            r = runs_by_precision(ref_bf16, prec)
+            w(f"| reference {prec}, bf16 safetensors | " +
+              " | ".join("%.*f (%.0f %%)" % (digits, r[n][stage]["tokens_per_second"],
+                                             100 * r[n][stage]["ratio_to_ceiling"]) for n in lengths) + " |")
+        for f in FORMATS:
+            r = runs_by_precision(ref_gguf[f], "f32")
+            w(f"| reference f32, {f.upper()} GGUF | " +
+              " | ".join("%.*f" % (digits, r[n][stage]["tokens_per_second"]) for n in lengths) + " |")
+        for f in FORMATS:
+            l = {x["prompt_tokens"]: x for x in data["llamacpp"][f]}
+            w(f"| llama.cpp, {f.upper()} GGUF | " +
+              " | ".join("%.*f" % (digits, l[n][llama_key]) for n in lengths) + " |")
+        w("")
+
     w("## Prefill, tokens/s (and the reference's share of its GEMM ceiling)")
     w("")
-    head = "| engine, weights | " + " | ".join(f"{n} tokens" for n in lengths) + " |"
-    w(head)
-    w("|" + "---|" * (len(lengths) + 1))
-    for prec in ("exact", "f32"):
-        r = runs_by_precision(ref_bf16, prec)
-        w(f"| reference {prec}, bf16 safetensors | " +
-          " | ".join("%.0f (%.0f %%)" % (r[n]["prefill"]["tokens_per_second"], 100 * r[n]["prefill"]["ratio_to_ceiling"])
-                     for n in lengths) + " |")
-    for f in FORMATS:
-        r = runs_by_precision(ref_gguf[f], "f32")
-        w(f"| reference f32, {f.upper()} GGUF | " +
-          " | ".join("%.0f" % r[n]["prefill"]["tokens_per_second"] for n in lengths) + " |")
-    for f in FORMATS:
-        l = {x["prompt_tokens"]: x for x in data["llamacpp"][f]}
-        w(f"| llama.cpp, {f.upper()} GGUF | " +
-          " | ".join("%.0f" % l[n]["prefill_tokens_per_second"] for n in lengths) + " |")
-    w("")
+    speed_table("prefill", "prefill_tokens_per_second", 0)
     w("## Decode, tokens/s (%d steps after each prompt; the reference's share of the read-bandwidth bound)" %
       (data["new_tokens"] - 1))
     w("")
-    w(head)
-    w("|" + "---|" * (len(lengths) + 1))
-    for prec in ("exact", "f32"):
-        r = runs_by_precision(ref_bf16, prec)
-        w(f"| reference {prec}, bf16 safetensors | " +
-          " | ".join("%.1f (%.0f %%)" % (r[n]["decode"]["tokens_per_second"], 100 * r[n]["decode"]["ratio_to_ceiling"])
-                     for n in lengths) + " |")
-    for f in FORMATS:
-        r = runs_by_precision(ref_gguf[f], "f32")
-        w(f"| reference f32, {f.upper()} GGUF | " +
-          " | ".join("%.1f" % r[n]["decode"]["tokens_per_second"] for n in lengths) + " |")
-    for f in FORMATS:
-        l = {x["prompt_tokens"]: x for x in data["llamacpp"][f]}
-        w(f"| llama.cpp, {f.upper()} GGUF | " +
-          " | ".join("%.1f" % l[n]["decode_tokens_per_second"] for n in lengths) + " |")
-    w("")
+    speed_table("decode", "decode_tokens_per_second", 1)
     w("## Ratios: reference f32 / llama.cpp on the same GGUF")
     w("")
     w("| weights | prefill, per prompt length | decode, per prompt length |")

@@ -63,6 +63,8 @@ void check_finite(const MatrixView& w, int64_t base, const T* values, int64_t co
 // it to a general product that packs it again. Summed in a fixed order (kLanes partial sums, combined pairwise,
 // then the tail), so the result depends on neither the thread count nor the block.
 constexpr int64_t kLanes = 8;
+// Rows of a stored weight converted at once in a larger product (see matmul_nt).
+constexpr int64_t kConvertRows = 64;
 
 template <class T>
 T dot_fixed_order(const T* a, const T* b, int64_t k) {
@@ -167,55 +169,55 @@ Mat<T> matmul_nt(const Mat<T>& x, const MatrixView& w, const Vec<T>* bias) {
   int64_t error_block = col_blocks;
 #pragma omp parallel
   {
-    Mat<T> converted;  // per-thread buffer: one block of weight rows as T
+    Mat<T> converted;  // per-thread buffer: weight rows as T
+    // y[:, j0 : j0 + nj] = x · W[j0 : j0 + nj]ᵀ from NJ rows of T at WDATA, kRowBlock activation rows at a time.
+    auto product = [&](const T* wdata, int64_t j0, int64_t nj) {
+      const Eigen::Map<const Mat<T>> wb(wdata, nj, w.cols);
+      for (int64_t i0 = 0; i0 < n; i0 += kRowBlock) {
+        const int64_t ni = std::min(kRowBlock, n - i0);
+        y.block(i0, j0, ni, nj).noalias() = x.middleRows(i0, ni) * wb.transpose();
+        if (bias) y.block(i0, j0, ni, nj).rowwise() += bias->segment(j0, nj).transpose();
+      }
+    };
 #pragma omp for schedule(dynamic, 1)
     for (int64_t cb = 0; cb < col_blocks; ++cb) {
       const int64_t j0 = cb * kColBlock;
       const int64_t nj = std::min(kColBlock, m - j0);
-      using RowMajorMap = Eigen::Map<const Mat<T>>;
-      if (!native && n <= kFewRows) {
-        // A decode step: one weight row at a time, converted once and used by every activation row.
-        try {
-          // Conversion and products interleave row by row here, so no conversion time is split out.
+      try {
+        if (!native && n <= kFewRows) {
+          // A decode step: one weight row at a time, converted once and used by every activation row. Conversion
+          // and products interleave row by row here, so no conversion time is split out.
           for (int64_t j = 0; j < nj; ++j) {
             convert_rows(w, j0 + j, 1, converted);
             for (int64_t i = 0; i < n; ++i) y(i, j0 + j) = dot_fixed_order(x.row(i).data(), converted.data(), w.cols);
           }
-        } catch (...) {
-#pragma omp critical(g4ref_matmul_error)
-          if (cb < error_block) {
-            error = std::current_exception();
-            error_block = cb;
-          }
+          if (bias) y.block(0, j0, n, nj).rowwise() += bias->segment(j0, nj).transpose();
           continue;
         }
-        if (bias) y.block(0, j0, n, nj).rowwise() += bias->segment(j0, nj).transpose();
-        continue;
-      }
-      if (!native) {
-        try {
+        if (native) {
+          product(reinterpret_cast<const T*>(w.data) + j0 * w.cols, j0, nj);
+          continue;
+        }
+        // Stored weights are converted kConvertRows rows at a time, so the converted rows are still in the cache
+        // when Eigen packs them (a whole 256-row block of float64 at the 12B's width is 7.8 MB).
+        for (int64_t s0 = 0; s0 < nj; s0 += kConvertRows) {
+          const int64_t ns = std::min(kConvertRows, nj - s0);
           const auto c0 = profile ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
-          convert_rows(w, j0, nj, converted);
+          convert_rows(w, j0 + s0, ns, converted);
           if (profile) {
             profile->conversion_ns += std::chrono::duration_cast<std::chrono::nanoseconds>(
                                           std::chrono::steady_clock::now() - c0)
                                           .count();
           }
-        } catch (...) {
-#pragma omp critical(g4ref_matmul_error)
-          if (cb < error_block) {
-            error = std::current_exception();
-            error_block = cb;
-          }
-          continue;
+          product(converted.data(), j0 + s0, ns);
         }
-      }
-      const T* wdata = native ? reinterpret_cast<const T*>(w.data) + j0 * w.cols : converted.data();
-      RowMajorMap wb(wdata, nj, w.cols);
-      for (int64_t i0 = 0; i0 < n; i0 += kRowBlock) {
-        const int64_t ni = std::min(kRowBlock, n - i0);
-        y.block(i0, j0, ni, nj).noalias() = x.middleRows(i0, ni) * wb.transpose();
-        if (bias) y.block(i0, j0, ni, nj).rowwise() += bias->segment(j0, nj).transpose();
+      } catch (...) {
+#pragma omp critical(g4ref_matmul_error)
+        if (cb < error_block) {
+          error = std::current_exception();
+          error_block = cb;
+        }
+        continue;
       }
     }
   }

@@ -3,10 +3,11 @@
 //   y = x · Wᵀ      x: [n, k] activations of type T;  W: [m, k] row-major, stored type or T;  y: [n, m]
 //
 // Determinism: the output is cut into fixed blocks (kRowBlock activation rows × kColBlock weight rows) whose size
-// never depends on the thread count; each block is one single-threaded Eigen product, and blocks are spread over
+// never depends on the thread count; each block is single-threaded Eigen products, and blocks are spread over
 // OpenMP threads. So every output element is summed in the same order whatever the thread count — results are
-// bit-identical for 1, 2, … threads (the few-row path below sums each element in a fixed order too). Weights in a stored type (bf16/f16/f32) are converted exactly to T one block
-// of rows at a time, so no converted copy of a whole matrix is ever held.
+// bit-identical for 1, 2, … threads (the few-row path below sums each element in a fixed order too). Weights in a
+// stored type (bf16/f16/f32) are converted exactly to T 64 rows at a time, so no converted copy of a whole matrix
+// is ever held.
 #pragma once
 
 #include <cstddef>
