@@ -99,6 +99,7 @@ def measure(args):
         model = os.path.join(tmp, args.preset)
         run([g4ref, "synth", "--preset", args.preset, "--out", model])
         ggufs = {}
+        scrub = lambda bench: dict(bench, model=os.path.basename(bench["model"]))  # no machine paths in the JSON
         for f in FORMATS:
             ggufs[f] = os.path.join(tmp, f"{args.preset}-{f}.gguf")
             run([g4ref, "export-gguf", "--model", model, "--type", f, "--out", ggufs[f]])
@@ -107,12 +108,12 @@ def measure(args):
         print("performance: reference on the bf16 checkpoint (exact, f32)", file=sys.stderr)
         b = json.loads(run(bench + ["--model", model, "--precision", "exact,f32"]))
         data["ceilings"] = b["ceilings"]
-        data["reference"].append({"weights": "bf16 safetensors", "bench": b})
+        data["reference"].append({"weights": "bf16 safetensors", "bench": scrub(b)})
         for f in FORMATS:
             print(f"performance: reference f32 on the {f.upper()} GGUF", file=sys.stderr)
             data["reference"].append({"weights": f"{f.upper()} GGUF",
-                                      "bench": json.loads(run(bench + ["--model", ggufs[f], "--precision", "f32",
-                                                                       "--no-ceilings"]))})
+                                      "bench": scrub(json.loads(run(bench + ["--model", ggufs[f], "--precision",
+                                                                             "f32", "--no-ceilings"])))})
         prompts = {r["prompt_tokens"]: r["prompt_ids"] for r in b["runs"]}
         for e in data["reference"]:
             for r in e["bench"]["runs"]:
@@ -242,11 +243,12 @@ def write_report(data, out_dir):
                 "%.0f %%" % (100 * d["ratio_to_ceiling"]) if d.get("steps") else "-",
                 p["major_page_faults"], d["major_page_faults"]))
         w("")
-        faults = sum(r["prefill"]["major_page_faults"] + r["decode"]["major_page_faults"] for r in b["runs"])
-        w("The bf16 checkpoint is 23.9 GB, about all this machine's page cache holds: %d major page faults "
-          "(pages read from disk) in the timed passes of this run%s." %
-          (faults, ", a negligible share of the weights" if faults < 10000 else
-           ": the figures include reading from disk"))
+        disk = ["%s %d %s" % (r["precision"], r["prompt_tokens"], stage) for r in b["runs"]
+                for stage in ("prefill", "decode") if r[stage]["major_page_faults"] > 1000]
+        w("Major page faults are pages of the checkpoint read from disk during a timed pass. The bf16 checkpoint is "
+          "23.9 GB, about all this machine's page cache holds; %s" %
+          ("no pass here read much from disk." if not disk else
+           "these passes re-read weights from disk, so they measure the disk as well: " + ", ".join(disk) + "."))
         w("")
     w("Plots: performance_prefill.png, performance_decode.png (tokens/s against prompt length, log scale).")
     w("")
