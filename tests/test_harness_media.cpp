@@ -522,16 +522,21 @@ TEST(MediaHarness, KillNineDuringAMediaRunThenResumeLosesNothing) {
     execl("/bin/sh", "sh", "-c", ("exec " + std::string(G4REF_CLI) + args + dir + " > /dev/null 2>&1").c_str(), nullptr);
     _exit(127);
   }
-  // Killed once the first records are written and before the last.
+  // Killed once the first records are written and before the last. The wait is bounded by the run itself (it
+  // ends by itself after 8 records) and a 10-minute deadline, not by a fixed time: under the sanitizers with every
+  // core busy, the first two records can take far more than the 10 s an optimized build needs.
   const std::string log = (fs::path(dir) / "samples.jsonl").string();
-  for (int i = 0; i < 2000; ++i) {
+  int status = 0;
+  bool exited = false;
+  for (int i = 0; i < 120000 && !exited; ++i) {
     std::ifstream in(log);
     const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     if (std::count(text.begin(), text.end(), '\n') >= 2) break;
+    exited = waitpid(pid, &status, WNOHANG) == pid;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  ASSERT_FALSE(exited) << "the run ended before two records were written: status " << status;
   kill(pid, SIGKILL);
-  int status = 0;
   waitpid(pid, &status, 0);
   const size_t before = records_of(dir).size();
   EXPECT_GE(before, 2u);
