@@ -4,6 +4,7 @@
 #include <cmath>
 #include <omp.h>
 #include <random>
+#include <tuple>
 
 #include "forward/kv_cache.h"
 #include "layers/attention.h"
@@ -482,14 +483,36 @@ TEST(Matmul, FewRowPathMatchesALongDoubleSumAtAnyAlignment) {
   EXPECT_LT(worst, 1e-13);   // sums of ~4k terms of size <= 1: float64 rounding is ~1e-14
   EXPECT_LT(worst_f, 1e-3);  // float: ~1e-5 expected
   EXPECT_GT(worst_f, 0.0);   // the float path really computed in float
-  // A non-finite stored value is still caught on this path, naming the tensor and the element.
-  bits[static_cast<size_t>(7) * k + 11] = 0x7FC0;  // NaN
-  std::memcpy(shifted.data() + 1, bits.data(), bits.size() * 2);
-  try {
-    (void)matmul_nt<double>(x, w);
-    ADD_FAILURE() << "NaN weight accepted";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("[7, 11]"), std::string::npos) << e.what();
+  // The documented order of the few-row path, written out here: lane l sums the products of the elements ≡ l mod 8
+  // in increasing order, the lanes combine pairwise ((0+1)+(2+3))+((4+5)+(6+7)), then the tail of k mod 8 is added
+  // in order. Every row, and one row alone, give exactly that sum (the result does not depend on the other rows).
+  const Mat<double> y_one = matmul_nt<double>(x.topRows(1), w);
+  for (int i = 0; i < 3; ++i) {
+    for (int j = 0; j < m; ++j) {
+      double lane[8] = {}, tail = 0;
+      const int full = k / 8 * 8;
+      for (int t = 0; t < full; ++t) lane[t % 8] += x(i, t) * static_cast<double>(bf16_bits_to_float(bits[j * k + t]));
+      for (int t = full; t < k; ++t) tail += x(i, t) * static_cast<double>(bf16_bits_to_float(bits[j * k + t]));
+      const double want = (((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]))) + tail;
+      ASSERT_EQ(y1(i, j), want) << i << ", " << j;
+      if (i == 0) {
+        ASSERT_EQ(y_one(0, j), want) << j;
+      }
+    }
+  }
+  // A non-finite stored value is still caught on this path, naming the tensor and the element: early in a row, and
+  // in the tail of the last chunk of another.
+  for (auto [row, col, value] : {std::tuple{7, 11, uint16_t{0x7FC0}}, std::tuple{9, k - 2, uint16_t{0xFF80}}}) {
+    std::vector<uint16_t> bad = bits;
+    bad[static_cast<size_t>(row) * k + col] = value;  // NaN, then -inf
+    std::memcpy(shifted.data() + 1, bad.data(), bad.size() * 2);
+    const std::string at = "[" + std::to_string(row) + ", " + std::to_string(col) + "]";
+    try {
+      (void)matmul_nt<double>(x, w);
+      ADD_FAILURE() << "non-finite weight accepted at " << at;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(at), std::string::npos) << e.what();
+    }
   }
 }
 

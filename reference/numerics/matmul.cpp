@@ -78,6 +78,48 @@ T dot_fixed_order(const T* a, const T* b, int64_t k) {
   return (((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))) + tail;
 }
 
+// y(i, j) = x.row(i) · W.row(j) for every activation row i (at most kFewRows) of a bf16 weight, converted
+// kChunk elements at a time into a buffer that stays in the first-level cache and dotted with every row at once:
+// each weight byte is read once from memory, and nothing larger than the chunk is written. The products and the
+// order of the sums are exactly dot_fixed_order's (lane l of row i sums the elements ≡ l mod kLanes in increasing
+// order, then the same pairwise combination and the tail), so the result is the same bit for bit.
+constexpr int64_t kChunk = 512;  // a multiple of kLanes: only the last chunk has a tail
+
+template <class T>
+void few_rows_bf16(const Mat<T>& x, const MatrixView& w, int64_t j, Mat<T>& y) {
+  const int64_t n = x.rows(), k = w.cols;
+  const auto* bits = reinterpret_cast<const unaligned_u16*>(w.data + j * k * 2);
+  alignas(64) T buf[kChunk];
+  T acc[kFewRows][kLanes] = {};
+  T tail[kFewRows] = {};
+  uint32_t top_exponent = 0;
+  for (int64_t c0 = 0; c0 < k; c0 += kChunk) {
+    const int64_t len = std::min(kChunk, k - c0);
+    for (int64_t i = 0; i < len; ++i) {
+      const uint32_t u = static_cast<uint32_t>(bits[c0 + i]) << 16;
+      const uint32_t e = u & 0x7F800000u;
+      top_exponent = top_exponent > e ? top_exponent : e;
+      float f;
+      std::memcpy(&f, &u, sizeof f);
+      buf[i] = static_cast<T>(f);
+    }
+    if (top_exponent == 0x7F800000u) check_finite(w, j * k + c0, buf, len);
+    const int64_t full = len / kLanes * kLanes;
+    for (int64_t r = 0; r < n; ++r) {
+      const T* a = x.row(r).data() + c0;
+      T* __restrict lanes = acc[r];
+      for (int64_t i = 0; i < full; i += kLanes) {
+        for (int64_t l = 0; l < kLanes; ++l) lanes[l] += a[i + l] * buf[i + l];
+      }
+      for (int64_t i = full; i < len; ++i) tail[r] += a[i] * buf[i];
+    }
+  }
+  for (int64_t r = 0; r < n; ++r) {
+    const T* a = acc[r];
+    y(r, j) = (((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))) + tail[r];
+  }
+}
+
 }  // namespace
 
 template <class T>
@@ -187,9 +229,13 @@ Mat<T> matmul_nt(const Mat<T>& x, const MatrixView& w, const Vec<T>* bias) {
         if (!native && n <= kFewRows) {
           // A decode step: one weight row at a time, converted once and used by every activation row. Conversion
           // and products interleave row by row here, so no conversion time is split out.
-          for (int64_t j = 0; j < nj; ++j) {
-            convert_rows(w, j0 + j, 1, converted);
-            for (int64_t i = 0; i < n; ++i) y(i, j0 + j) = dot_fixed_order(x.row(i).data(), converted.data(), w.cols);
+          if (w.dtype == DType::BF16 && !w.quantized()) {
+            for (int64_t j = 0; j < nj; ++j) few_rows_bf16(x, w, j0 + j, y);
+          } else {
+            for (int64_t j = 0; j < nj; ++j) {
+              convert_rows(w, j0 + j, 1, converted);
+              for (int64_t i = 0; i < n; ++i) y(i, j0 + j) = dot_fixed_order(x.row(i).data(), converted.data(), w.cols);
+            }
           }
           if (bias) y.block(0, j0, n, nj).rowwise() += bias->segment(j0, nj).transpose();
           continue;
