@@ -1,7 +1,18 @@
 #!/usr/bin/env bash
 # Installs everything g4ref needs on a fresh Debian 12 machine (run as root, or with sudo).
 # Idempotent: packages already present are left as they are.
+# Usage: ./setup.sh [--skip-llama-server]   (--skip-llama-server: do not build llama.cpp's llama-server, which only
+# the tests and reports/performance.py use; ./demo.sh passes it)
 set -euo pipefail
+
+skip_llama_server=0
+for arg in "$@"; do
+  case "$arg" in
+    --skip-llama-server) skip_llama_server=1 ;;
+    -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
+    *) echo "setup.sh: unknown argument '$arg' (expected --skip-llama-server)" >&2; exit 2 ;;
+  esac
+done
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
@@ -83,6 +94,10 @@ fi
 
 # llama.cpp's own llama-server, the real upstream server of the endpoint cross-check tests: built once from the
 # llama.cpp source inside node-llama-cpp (CPU only, only that target) into .cache/llama-server, then reused.
-echo "setup: llama-server from the llama.cpp source node-llama-cpp ships (built once)"
-llama_server="$("$repo_root/eval/adapters/llamacpp/build_llama_server.sh")"
-echo "setup: $llama_server"
+if [ "$skip_llama_server" = 1 ]; then
+  echo "setup: llama-server skipped (--skip-llama-server)"
+else
+  echo "setup: llama-server from the llama.cpp source node-llama-cpp ships (built once)"
+  llama_server="$("$repo_root/eval/adapters/llamacpp/build_llama_server.sh")"
+  echo "setup: $llama_server"
+fi

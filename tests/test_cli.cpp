@@ -101,15 +101,6 @@ TEST(Cli, EveryCommandHasHelp) {
   }
 }
 
-TEST(Cli, DemoSaysTheWeightsAreRandom) {
-  testing::TempDir home("demo_home");
-  std::string out;
-  ASSERT_EQ(testing::run_command("G4REF_HOME=" + home.str() + " " + g4ref_cmd("demo"), &out), 0) << out;
-  EXPECT_NE(out.find("weights are random"), std::string::npos) << out;
-  EXPECT_NE(out.find("layers.5.out"), std::string::npos) << out;
-  EXPECT_NE(out.find("generated ids"), std::string::npos) << out;
-}
-
 TEST(Cli, VideoPromptRendersThirtyTwoStampedFrames) {
   // A 5 s, 10 fps clip made now with the ffmpeg command line: 50 frames, indices trunc(i·50/32), stamps
   // floor(index / 10) seconds as mm:ss, each frame "<|image>" + N × <|video|> + "<image|>", frames joined by a space.
