@@ -1,5 +1,7 @@
 // g4ref explain: the data flow of one forward pass, stage by stage — every trace name with its shape and a few
 // statistics — so a learner can follow the model from token ids to logits.
+#include <algorithm>
+#include <cmath>
 #include <iomanip>
 #include <iostream>
 
@@ -7,6 +9,8 @@
 #include "cli/prompt_args.h"
 #include "cli/stage_stats.h"
 #include "forward/session.h"
+#include "layers/attention_mask.h"
+#include "layers/rope.h"
 #include "model/weights.h"
 
 namespace g4ref {
@@ -18,6 +22,7 @@ struct ExplainArgs {
   PromptArgs prompt;
   int layers = -1;  // layers to show in full (-1: all)
   bool json = false;
+  bool layout = false;  // with --json: the masks, RoPE tables, patch grids and audio framing of this prompt
   ForwardArgs forward;
 };
 
@@ -42,6 +47,80 @@ std::string section_of(const std::string& name) {
   return "§2.9";
 }
 
+// Prompts longer than this get no masks in the layout (each mask is tokens² characters of JSON).
+constexpr size_t kLayoutMaskTokens = 2048;
+
+// The pieces of the data flow that are not tensors of the forward pass, for a learner's pictures
+// (reports/architecture.py): the attention mask of each layer type over this prompt (spec §2.7, built by the same
+// rule the layers use), the RoPE inverse frequencies of each layer type (spec §2.6), each image's patch grid
+// (spec §3.1-§3.2) and each audio clip's 40 ms framing (spec §4).
+nlohmann::json layout_json(const ModelConfig& c, const RunOptions& o, const Prompt& p) {
+  const TextConfig& t = c.text;
+  nlohmann::json j;
+  j["token_types"] = p.token_types;
+  j["block_ids"] = p.block_ids;
+  nlohmann::json masks = nlohmann::json::object();
+  if (p.ids.size() <= kLayoutMaskTokens) {
+    for (LayerType type : {LayerType::sliding, LayerType::full}) {
+      MaskRule rule;
+      rule.layer_type = type;
+      rule.window = t.sliding_window;
+      rule.variant = o.window;
+      rule.image_attention = o.image_attention;
+      nlohmann::json rows = nlohmann::json::array();
+      const int64_t n = static_cast<int64_t>(p.ids.size());
+      for (int64_t q = 0; q < n; ++q) {
+        std::string row(static_cast<size_t>(n), '0');
+        for (int64_t k = 0; k < n; ++k) {
+          if (attention_allowed(rule, q, k, p.block_ids[q], p.block_ids[k])) row[k] = '1';
+        }
+        rows.push_back(row);
+      }
+      masks[type == LayerType::full ? "full" : "sliding"] = {{"window", type == LayerType::sliding ? t.sliding_window : 0}, {"rows", rows}};
+    }
+  }
+  j["masks"] = masks;
+  nlohmann::json rope = nlohmann::json::object();
+  for (int layer = 0; layer < t.num_hidden_layers; ++layer) {
+    const std::string name = t.is_full(layer) ? "full" : "sliding";
+    if (rope.contains(name)) continue;
+    const RopeParams& r = t.layer_rope(layer);
+    const int d = t.layer_head_dim(layer);
+    rope[name] = {{"first_layer", layer},     {"head_dim", d},
+                  {"rope_type", r.rope_type}, {"theta", r.theta},
+                  {"partial_rotary_factor", r.partial_rotary_factor},
+                  {"rotated_pairs", rope_rotated_pairs(r, d)},
+                  {"inv_freq", rope_inv_freq(r, d)}};
+  }
+  j["rope"] = rope;
+  nlohmann::json images = nlohmann::json::array(), audio = nlohmann::json::array();
+  for (const MediaInput& m : p.media) {
+    if (m.kind == MediaInput::Kind::image) {
+      int cols = 0, rows = 0;
+      for (const auto& [x, y] : m.xy) cols = std::max(cols, x + 1), rows = std::max(rows, y + 1);
+      nlohmann::json mean = nlohmann::json::array();  // each patch's mean value, for a picture of the grid
+      for (int64_t r = 0; r < m.rows; ++r) {
+        double s = 0;
+        for (int64_t i = 0; i < m.cols; ++i) s += m.values[static_cast<size_t>(r * m.cols + i)];
+        mean.push_back(s / static_cast<double>(m.cols));
+      }
+      images.push_back({{"patches", m.rows}, {"patch_values", m.cols}, {"grid_columns", cols}, {"grid_rows", rows},
+                        {"xy", m.xy}, {"patch_mean", mean}});
+    } else {
+      nlohmann::json rms = nlohmann::json::array();
+      for (int64_t r = 0; r < m.rows; ++r) {
+        double s = 0;
+        for (int64_t i = 0; i < m.cols; ++i) s += double(m.values[static_cast<size_t>(r * m.cols + i)]) * m.values[static_cast<size_t>(r * m.cols + i)];
+        rms.push_back(std::sqrt(s / static_cast<double>(m.cols)));
+      }
+      audio.push_back({{"frames", m.rows}, {"samples_per_frame", m.cols}, {"sample_rate", 16000}, {"frame_rms", rms}});
+    }
+  }
+  j["images"] = images;
+  j["audio"] = audio;
+  return j;
+}
+
 void explain(const ExplainArgs& a) {
   auto model = Model::load(a.model, a.prompt.mmproj);
   const PreparedPrompt p = a.prompt.prepare(a.model, model->config());
@@ -55,10 +134,10 @@ void explain(const ExplainArgs& a) {
       stages.push_back({{"name", s.name}, {"shape", s.shape}, {"mean", s.mean}, {"rms", s.rms}, {"min", s.min},
                         {"max", s.max}, {"spec", section_of(s.name)}});
     }
-    std::cout << nlohmann::json{{"model", a.model}, {"precision", a.forward.precision}, {"tokens", p.ids},
-                                {"rendered_prompt", p.rendered}, {"stages", stages}}
-                     .dump(2)
-              << "\n";
+    nlohmann::json out{{"model", a.model}, {"precision", a.forward.precision}, {"tokens", p.ids},
+                       {"rendered_prompt", p.rendered}, {"stages", stages}};
+    if (a.layout) out["layout"] = layout_json(model->config(), a.forward.run_options(), p);
+    std::cout << out.dump(2) << "\n";
     return;
   }
   std::cout << "g4ref explain — " << a.model << ", " << a.forward.precision << " mode, " << p.ids.size()
@@ -97,9 +176,13 @@ void add_explain_command(CLI::App& app) {
   a->prompt.add_to(*cmd);
   cmd->add_option("--layers", a->layers, "show every stage of the first N layers, then only layer outputs");
   cmd->add_flag("--json", a->json, "machine-readable output");
+  cmd->add_flag("--layout", a->layout,
+                "with --json: also the attention masks of both layer types over this prompt (up to 2,048 tokens), the "
+                "RoPE inverse frequencies of both, each image's patch grid and each clip's 40 ms frames");
   a->forward.add_to(*cmd, false);
   cmd->callback([a, cmd] {
     a->prompt.check(*cmd);
+    if (a->layout && !a->json) throw CLI::ValidationError("--layout", "goes with --json (the layout is data for plots)");
     explain(*a);
   });
 }
