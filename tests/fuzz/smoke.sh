@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (clang-14, ASan + UBSan, build-fuzz/), writes their seed corpora and runs each
-# target for a short time: the CI smoke run. Any crash, leak, sanitizer report, timeout or exception without
+# Builds the libFuzzer targets (clang-14, ASan + UBSan, in build-fuzz/ or $G4REF_FUZZ_BUILD), writes their seed
+# corpora and runs each target for a short time: the CI smoke run. Any crash, leak, sanitizer report, timeout or exception without
 # context fails it. Usage: tests/fuzz/smoke.sh [SECONDS_PER_TARGET]   (default 15; G4REF_FUZZ_TARGETS="a b"
 # limits the targets). Needs clang-14 and libfuzzer-14-dev (setup.sh installs them).
 set -euo pipefail
@@ -10,8 +10,12 @@ build=${G4REF_FUZZ_BUILD:-build-fuzz}
 jobs=${G4REF_FUZZ_JOBS:-2}
 start=$(date +%s)
 
-CC=clang-14 CXX=clang++-14 cmake -S . -B "$build" -G Ninja -DG4REF_FUZZ=ON -DG4REF_BUILD_TESTS=OFF \
-  -DG4REF_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS=-O1 >/dev/null
+# A build folder already configured with G4REF_FUZZ=ON (tests/run.sh's sanitizer build) is used as it is;
+# otherwise it is configured here for the fuzz targets alone.
+if ! grep -q '^G4REF_FUZZ:BOOL=ON$' "$build/CMakeCache.txt" 2>/dev/null; then
+  CC=clang-14 CXX=clang++-14 cmake -S . -B "$build" -G Ninja -DG4REF_FUZZ=ON -DG4REF_BUILD_TESTS=OFF \
+    -DG4REF_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS=-O1 >/dev/null
+fi
 cmake --build "$build" -j "$jobs" --target g4ref_fuzz
 # The seeds are made with a g4ref program: $G4REF_PROGRAM, the Release build's, or one built here.
 program=${G4REF_PROGRAM:-}
