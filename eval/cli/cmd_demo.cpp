@@ -30,6 +30,7 @@
 #include "convert/synth.h"
 #include "forward/generate.h"
 #include "forward/session.h"
+#include "harness/slurm.h"
 #include "model/weights.h"
 
 namespace g4ref {
@@ -70,14 +71,6 @@ bool demo_stage(const std::string& name) {
   return layer_out || media_out || name == "embed.out" || name == "final_norm" || name == "logits";
 }
 
-std::string shell_quote(const std::string& s) {
-  if (!s.empty() && s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-./=,:@%+") == std::string::npos)
-    return s;
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
 // Progress on a terminal: what runs now and how long each step took. With --json it goes to standard error, so
 // the document on standard output stays one JSON value.
 class Progress {
@@ -116,7 +109,7 @@ Child run_self(const std::vector<std::string>& args, const fs::path& log) {
   Child c;
   const std::string self = fs::read_symlink("/proc/self/exe").string();
   c.command = "g4ref";
-  for (const std::string& a : args) c.command += " " + shell_quote(a);
+  for (const std::string& a : args) c.command += " " + shell_word(a);
   c.log = log.string();
   int pipefd[2];
   if (::pipe(pipefd) != 0) fail("demo", "cannot create a pipe");
