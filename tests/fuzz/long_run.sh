@@ -19,10 +19,13 @@ for t in $targets; do
   dir="$build/long/$t"
   mkdir -p "$dir/corpus" "$dir/artifacts"
   log="$dir/log.$(date +%Y%m%d-%H%M%S)"
-  nice -n 10 "$build/tests/fuzz/$t" "$dir/corpus" "$build/corpus/$t" -runs="$runs" -max_total_time="$seconds" \
+  # The target's scratch files (fuzz_util.h) go to a folder of its own, removed after the run.
+  mkdir -p "$dir/tmp"
+  TMPDIR="$dir/tmp" nice -n 10 "$build/tests/fuzz/$t" "$dir/corpus" "$build/corpus/$t" -runs="$runs" -max_total_time="$seconds" \
     -timeout=20 -rss_limit_mb=2560 -malloc_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$dir/artifacts/" >"$log" 2>&1
   rc=$?
+  rm -rf "$dir/tmp"
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   line=$(grep -E '^#[0-9]+' "$log" | tail -1)
   edges=$(echo "$line" | grep -o 'cov: [0-9]*' | awk '{print $2}')

@@ -45,12 +45,13 @@ for t in $targets; do
   mkdir -p "$work/new"
   # Regression inputs (each finding's reproducer) run first, as plain inputs.
   if [ -d "tests/fuzz/regressions/$t" ] && ls "tests/fuzz/regressions/$t"/* >/dev/null 2>&1; then
-    if ! "$build/tests/fuzz/$t" "tests/fuzz/regressions/$t"/* >"$work/regress.log" 2>&1; then
+    if ! TMPDIR="$work" "$build/tests/fuzz/$t" "tests/fuzz/regressions/$t"/* >"$work/regress.log" 2>&1; then
       echo "$t: a regression input fails again:"; tail -30 "$work/regress.log"; fail=1
     fi
   fi
   set +e
-  "$build/tests/fuzz/$t" "$work/new" "$corpus/$t" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2560 \
+  # TMPDIR inside the work folder: the targets' scratch files (fuzz_util.h) go with it.
+  TMPDIR="$work" "$build/tests/fuzz/$t" "$work/new" "$corpus/$t" -max_total_time="$seconds" -timeout=20 -rss_limit_mb=2560 \
     -malloc_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$work/" >"$work/log" 2>&1
   rc=$?
   set -e
