@@ -6,7 +6,7 @@ What runs (all on the same thread count, default: every core):
   1. `g4ref synth --preset small`, then `g4ref export-gguf` of it as F32, BF16, Q8_0 and Q4_0 (the same weights).
   2. `g4ref bench` on the bf16 safetensors checkpoint in exact and f32, and in f32 on each GGUF: prefill of each
      prompt length, then decode steps; ceilings (float64 / float32 GEMM, read bandwidth) measured in that run.
-  3. llama.cpp's own llama-server (built by setup.sh from the llama.cpp source inside node-llama-cpp) on each GGUF,
+  3. llama.cpp's own llama-server (its Release build, from the llama.cpp source inside node-llama-cpp) on each GGUF,
      llama.cpp's defaults except the thread count: /completion with the same prompt ids, cache_prompt off, greedy,
      ignore_eos, best of REPEATS; its "timings" (prompt_per_second, predicted_per_second) are llama.cpp's own.
 
@@ -118,8 +118,13 @@ def measure(args):
         for e in data["reference"]:
             for r in e["bench"]["runs"]:
                 r.pop("prompt_ids", None)
+        if args.llama_server is None:
+            # llama.cpp's own Release build (-O3), built once; the tests' build is -O1 (build_llama_server.sh).
+            print("performance: llama-server (llama.cpp's Release build, built once)", file=sys.stderr)
+            args.llama_server = run([os.path.join(REPO, "eval/adapters/llamacpp/build_llama_server.sh"),
+                                     "--speed"]).strip().splitlines()[-1]
         if not os.access(args.llama_server, os.X_OK):
-            sys.exit(f"performance: no llama-server at {args.llama_server} (setup.sh builds it)")
+            sys.exit(f"performance: no llama-server at {args.llama_server}")
         for f in FORMATS:
             print(f"performance: llama.cpp (llama-server) on the {f.upper()} GGUF", file=sys.stderr)
             data["llamacpp"][f] = llama_server_runs(args.llama_server, ggufs[f], args.threads, prompts,
@@ -296,7 +301,9 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--g4ref", help="the g4ref binary (measure)")
     ap.add_argument("--from-json", help="write the report from this measurement instead")
-    ap.add_argument("--llama-server", default=os.path.join(REPO, ".cache/llama-server/build/bin/llama-server"))
+    ap.add_argument("--llama-server", default=None,
+                    help="llama-server binary (default: llama.cpp's Release build, built by "
+                         "eval/adapters/llamacpp/build_llama_server.sh --speed into .cache/llama-server-speed)")
     ap.add_argument("--preset", default="small")
     ap.add_argument("--prompt-tokens", default="16,64,256,512")
     ap.add_argument("--new-tokens", type=int, default=17)

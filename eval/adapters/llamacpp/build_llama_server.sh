@@ -3,13 +3,26 @@
 # node-llama-cpp ships (llama/gitRelease.bundle), as a dependency the endpoint cross-check tests run against.
 # Nothing of it is copied into this project: the source is cloned from the bundle into the build cache and built
 # there, once; later runs reuse the binary.
-#   eval/adapters/llamacpp/build_llama_server.sh [BUILD_DIR]   (default: .cache/llama-server in the repository)
+#   eval/adapters/llamacpp/build_llama_server.sh [--speed] [BUILD_DIR]
+# The tests' build (default BUILD_DIR .cache/llama-server in the repository) is compiled at -O1: the tests run it on
+# tiny synthetic checkpoints, where its speed does not matter, and it builds in about half the time of -O3 (its
+# numbers do not depend on the level: no fast-math at any of them). --speed builds llama.cpp's own Release (-O3) into
+# .cache/llama-server-speed instead, for reports/performance.py, whose llama.cpp speeds must be llama.cpp's.
 # Prints the path of the binary on its last line.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo_root="$(cd "$here/../../.." && pwd)"
 bundle="$here/node_modules/node-llama-cpp/llama/gitRelease.bundle"
-out="${1:-$repo_root/.cache/llama-server}"
+speed=0
+if [ "${1:-}" = "--speed" ]; then speed=1; shift; fi
+case "${1:-}" in -*) echo "build_llama_server: unknown option '$1' (expected --speed [BUILD_DIR])" >&2; exit 2 ;; esac
+if [ "$speed" = 1 ]; then
+  out="${1:-$repo_root/.cache/llama-server-speed}"
+  opt=()
+else
+  out="${1:-$repo_root/.cache/llama-server}"
+  opt=(-DCMAKE_C_FLAGS_RELEASE="-O1 -DNDEBUG" -DCMAKE_CXX_FLAGS_RELEASE="-O1 -DNDEBUG")
+fi
 binary="$out/build/bin/llama-server"
 if [ -x "$binary" ]; then
   echo "$binary"
@@ -22,7 +35,7 @@ if [ ! -d "$out/src/.git" ]; then
   git clone -q "$bundle" "$out/src"
 fi
 # No downloads at build time (no prebuilt web UI), no HTTPS, no tests or examples; portable code.
-cmake -S "$out/src" -B "$out/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF \
+cmake -S "$out/src" -B "$out/build" -G Ninja -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=OFF "${opt[@]}" \
   -DGGML_NATIVE=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_TOOLS=ON \
   -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_APP=OFF >/dev/null
 cmake --build "$out/build" --target llama-server -j "$(nproc)" >/dev/null
