@@ -101,3 +101,4 @@ else
   llama_server="$("$repo_root/eval/adapters/llamacpp/build_llama_server.sh")"
   echo "setup: $llama_server"
 fi
+echo "setup: done ($SECONDS s)"

@@ -7,15 +7,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
+# Each stage's heading says how long the run has taken so far.
+stage() { echo "== $* ($SECONDS s so far)"; }
 
-echo "== Release build and tests"
+stage "Release build and tests"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$jobs"
-echo "== Include order (tests/check_include_order.py)"
+stage "Include order (tests/check_include_order.py)"
 python3 tests/check_include_order.py
 ctest --test-dir build --output-on-failure -j "$jobs"
 
-echo "== AddressSanitizer + UndefinedBehaviorSanitizer build (unit tests and fuzz targets) and tests"
+stage "AddressSanitizer + UndefinedBehaviorSanitizer build (unit tests and fuzz targets) and tests"
 # -O1: the usual sanitizer optimization level. clang-14 (libFuzzer's compiler, installed by setup.sh): with the
 # sanitizers it builds the library and the tests in about 60 % of the CPU time g++ 12 needs, and it checks the
 # code with a second compiler's instrumentation; the Release build above stays g++. G4REF_FUZZ adds the coverage
@@ -33,13 +35,14 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktra
 ctest --test-dir build-asan --output-on-failure -j "$jobs" \
   -E 'VideoFramesAndLlamaCppsFlashAttentionDrift|QuantizersAreByteIdenticalToLlamaCpps|Demo.JsonHasEverySection|MediaHarness.ContextCapExcludesAndCountsTheLongConversation|MediaHarness.EveryTaskOnTheReferenceAndOnLlamaCppAuditedByTheReference'
 
-echo "== Exact mode of two builds: native g++ Release vs portable (baseline x86-64) clang sanitizer build"
+stage "Exact mode of two builds: native g++ Release vs portable (baseline x86-64) clang sanitizer build"
 # Float64 rounding only (FMA or not, SIMD width, compiler): at most 1e-13 relative on the logits.
 python3 tests/compare_builds.py build/eval/g4ref build-asan/eval/g4ref --bound 1e-13
 
 
 fuzz_seconds=${G4REF_FUZZ_SECONDS:-10}
 if [ "$fuzz_seconds" != "0" ]; then
-  echo "== Fuzz smoke run (tests/fuzz/smoke.sh, $fuzz_seconds s per target)"
+  stage "Fuzz smoke run (tests/fuzz/smoke.sh, $fuzz_seconds s per target)"
   G4REF_FUZZ_BUILD=build-asan G4REF_FUZZ_JOBS="$jobs" tests/fuzz/smoke.sh "$fuzz_seconds"
 fi
+stage "All tests passed"
