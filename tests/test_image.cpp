@@ -732,6 +732,91 @@ TEST(ImageDecode, HostileFilesGiveClearErrors) {
   EXPECT_EQ(decode_image(whole_bmp).width, 64);
 }
 
+// The start-of-scan segments of a JPEG: the offset of each 0xFF 0xDA marker and its Ss (first coefficient). An
+// independent walk of the segments (ITU T.81 B.1: marker, length, payload; entropy-coded data after each scan).
+std::vector<std::pair<size_t, int>> jpeg_scans(const std::vector<uint8_t>& b) {
+  std::vector<std::pair<size_t, int>> scans;
+  size_t i = 2;
+  while (i + 3 < b.size() && b[i] == 0xFF && b[i + 1] != 0xD9) {
+    const size_t length = (size_t(b[i + 2]) << 8) | b[i + 3];
+    if (b[i + 1] == 0xDA) scans.push_back({i, b[i + 5 + 2 * b[i + 4]]});
+    const bool scan = b[i + 1] == 0xDA;
+    i += 2 + length;
+    while (scan && i + 1 < b.size() && !(b[i] == 0xFF && b[i + 1] != 0 && (b[i + 1] < 0xD0 || b[i + 1] > 0xD7))) ++i;
+  }
+  return scans;
+}
+
+// What it proves: a JPEG scan that decodes with a Huffman table no DHT segment defined is refused, naming the scan
+// and the table, as Pillow (libjpeg-turbo) refuses it; before, stb_image decoded it with whatever its malloc'd
+// tables held (the fuzz finding of tests/fuzz/regressions/fuzz_image). The one case where Pillow decodes and g4ref
+// refuses is pinned too: a sequential JPEG with no DHT at all, for which libjpeg-turbo substitutes the standard
+// tables of T.81 Annex K (Motion-JPEG frames).
+TEST_F(ImagePillow, JpegScanWithAnUndefinedHuffmanTableIsRefusedLikePillow) {
+  testing::TempDir dir("image_jpeg_tables");
+  const std::string src = dir / "base.png";
+  write_png(src, make_pattern(1, 40, 56, 3));
+  {
+    std::ofstream m(dir / "save.tsv");
+    for (const char* v : {"jpeg-420", "jpeg-progressive"}) m << "save\t" << src << "\t" << v << "\t" << (dir / v) << "\n";
+  }
+  ASSERT_TRUE(run_pil(dir / "save.tsv"));
+
+  struct Case {
+    std::string file, problem;
+  };
+  std::vector<Case> cases;
+  for (const char* v : {"jpeg-420", "jpeg-progressive"}) {
+    std::vector<uint8_t> b = read_bytes(dir / v);
+    ASSERT_NO_THROW(decode_image(dir / v)) << v;
+    const auto scans = jpeg_scans(b);
+    ASSERT_FALSE(scans.empty()) << v;
+    // The first scan that decodes AC coefficients (every scan of a sequential JPEG, Ss > 0 in a progressive one):
+    // its first component's AC table selector (the low nibble) becomes 3, which PIL's files never define.
+    size_t at = 0;
+    for (auto [offset, ss] : scans) {
+      if (std::string(v) == "jpeg-420" || ss > 0) {
+        at = offset;
+        break;
+      }
+    }
+    ASSERT_NE(at, 0u) << v;
+    b[at + 6] = static_cast<uint8_t>((b[at + 6] & 0xF0) | 3);
+    const std::string bad = dir / (std::string(v) + "-ac3.jpg");
+    write_bytes(bad, b);
+    cases.push_back({bad, "corrupt JPEG: the scan at byte " + std::to_string(at) +
+                              " decodes with AC Huffman table 3, which no DHT segment before it defines"});
+  }
+  // Every DHT segment of the sequential file left out: its first scan decodes with DC table 0, now undefined.
+  const std::vector<uint8_t> seq = read_bytes(dir / "jpeg-420");
+  std::vector<uint8_t> no_dht(seq.begin(), seq.begin() + 2);
+  size_t i = 2, first_scan = 0;
+  while (i + 3 < seq.size() && seq[i + 1] != 0xDA) {
+    const size_t length = (size_t(seq[i + 2]) << 8) | seq[i + 3];
+    if (seq[i + 1] != 0xC4) no_dht.insert(no_dht.end(), seq.begin() + i, seq.begin() + i + 2 + length);
+    i += 2 + length;
+  }
+  first_scan = no_dht.size();
+  no_dht.insert(no_dht.end(), seq.begin() + i, seq.end());
+  const std::string bare = dir / "no-dht.jpg";
+  write_bytes(bare, no_dht);
+
+  std::ofstream m(dir / "probe.tsv");
+  for (const Case& c : cases) m << "probe\t" << c.file << "\t" << c.file << ".pil\n";
+  m << "probe\t" << bare << "\t" << bare << ".pil\n";
+  m.close();
+  ASSERT_TRUE(run_pil(dir / "probe.tsv"));
+  for (const Case& c : cases) {
+    expect_decode_error(c.file, c.problem);
+    const std::vector<uint8_t> pil = read_bytes(c.file + ".pil");
+    EXPECT_EQ(std::string(pil.begin(), pil.end()).rfind("refused: ", 0), 0u) << c.file;
+  }
+  expect_decode_error(bare, "corrupt JPEG: the scan at byte " + std::to_string(first_scan) +
+                                " decodes with DC Huffman table 0, which no DHT segment before it defines");
+  const std::vector<uint8_t> pil = read_bytes(bare + ".pil");
+  EXPECT_EQ(std::string(pil.begin(), pil.end()), "decoded 56 40\n") << "libjpeg-turbo's Annex K substitution";
+}
+
 TEST(ImageDecode, PngRoundTripAndAtomicWrite) {
   testing::TempDir dir("image_png");
   const RgbImage im = make_pattern(3, 33, 65, 8);

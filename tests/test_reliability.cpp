@@ -529,6 +529,23 @@ TEST(ReliabilityFuzzFindings, ZeroLengthSentencePiecePieceNamesTheFile) {
   testing::expect_error([&] { load_tokenizer(t / "tokenizer.model"); }, t / "tokenizer.model", "SentencePiece refused it");
 }
 
+TEST(ReliabilityFuzzFindings, JpegScanWithAnUndefinedHuffmanTableNamesTheTable) {
+  // fuzz_image (long run, after 38,928 executions): UBSan's "shift exponent 32 is too large" inside stb_image's
+  // stbi__jpeg_huff_decode. The input's second scan (progressive, coefficients 1-5) decodes with AC table 3, which
+  // none of its DHT segments defines; stb's decoder state is malloc'd and not cleared, so the table held whatever
+  // an earlier input left there, and the file alone did not reproduce it. The input as libFuzzer kept it: its first
+  // byte is the target's mode, the rest the file.
+  const std::string path = std::string(G4REF_SOURCE_DIR) +
+                           "/tests/fuzz/regressions/fuzz_image/crash-783c67f447f707f9137ac0436d44e3c0c2400455";
+  std::ifstream in(path, std::ios::binary);
+  const std::vector<uint8_t> input((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_EQ(input.size(), 3121u) << path;
+  const std::vector<uint8_t> jpeg(input.begin() + 1, input.end());
+  testing::expect_error([&] { decode_image_bytes(jpeg, "finding.jpg"); }, "finding.jpg",
+                        "corrupt JPEG: the scan at byte 342 decodes with AC Huffman table 3, which no DHT segment before "
+                        "it defines");
+}
+
 TEST(ReliabilityFuzzFindings, NegativeLayerCountIsRefusedBeforeSizingTables) {
   // fuzz_config: num_hidden_layers = -4 without layer_types sized the default layer table from -4:
   // "cannot create std::vector larger than max_size()".

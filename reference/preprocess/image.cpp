@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -34,6 +35,11 @@
 #define STBI_ONLY_TGA
 #define STBI_NO_STDIO         // we read files ourselves (size limit, truncation check)
 #define STBI_FAILURE_USERMSG  // "PNG file corrupt" instead of "bad ..." codes
+// Every allocation of stb's cleared: its JPEG decoder state (Huffman tables included) is one malloc'd block that it
+// does not clear, so a corrupt file could otherwise decode with leftovers of earlier images (jpeg_defect below).
+#define STBI_MALLOC(size) std::calloc(1, size)
+#define STBI_REALLOC(p, size) std::realloc(p, size)
+#define STBI_FREE(p) std::free(p)
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STB_IMAGE_WRITE_STATIC
 #define STBI_WRITE_NO_STDIO
@@ -145,17 +151,31 @@ bool png_declared_size(const std::vector<uint8_t>& b, int64_t* w, int64_t* h) {
   return true;
 }
 
-// stb_image 2.27 (the Debian version) trusts a JPEG Huffman table's 16 code counts: when they add up
-// to more than 256 it writes past its tables (CVE-2021-37789). Before stb sees a JPEG we walk its
-// segments the way stb reads them — marker, length, payload; after a start-of-scan the entropy-coded
-// data up to the next marker (0xFF followed by anything but 0x00, 0xFF or a restart marker) — and check
-// every DHT table with stb's own reading (the counts may run past the segment, as stb's do). Where the
-// structure is lost (garbage between segments, which stb skips byte by byte), every 0xFF 0xC4 in the
-// rest of the file is checked instead.
-bool jpeg_huffman_overflow(const std::vector<uint8_t>& b, size_t* where) {
+// Two JPEG defects stb_image 2.27 (the Debian version) mishandles, found before stb sees the file:
+// - a Huffman table whose 16 code counts add up to more than 256: stb writes past its tables (CVE-2021-37789);
+// - a scan that decodes with a Huffman table no DHT segment before it defined: stb's decoder state is allocated
+//   with malloc, not cleared, so it would decode with whatever the memory held (a fuzz finding: UBSan's "shift
+//   exponent" inside stbi__jpeg_huff_decode, and pixels that depend on earlier inputs). libjpeg-turbo refuses such
+//   a file too, except that it substitutes the standard tables of ITU T.81 Annex K for an undefined table 0 or 1 of
+//   a sequential JPEG (Motion-JPEG frames carry none); g4ref refuses those as well, naming the table.
+// We walk the segments the way stb reads them: marker, length, payload; after a start-of-scan the entropy-coded
+// data up to the next marker (0xFF followed by anything but 0x00, 0xFF or a restart marker). Each DHT table is
+// checked with stb's own reading (the counts may run past the segment, as stb's do) and recorded as defined; each
+// start-of-scan's table selectors are checked against them: a sequential scan decodes with its components' DC and AC
+// tables, a progressive DC scan with the DC table (its first pass only), a progressive AC scan with the AC table.
+// Where the structure is lost (garbage between segments, which stb skips byte by byte), every 0xFF 0xC4 in the rest
+// of the file is checked for the first defect; stb's state is cleared (STBI_MALLOC above) for the rest.
+struct JpegDefect {
+  size_t at = 0;  // byte offset of the segment's marker
+  std::string what;
+};
+
+bool jpeg_defect(const std::vector<uint8_t>& b, JpegDefect* defect) {
   const size_t size = b.size();
   if (size < 2 || b[0] != 0xFF || b[1] != 0xD8) return false;
   auto byte = [&](size_t i) -> int { return i < size ? b[i] : 0; };  // stb reads zeros past the end
+  bool defined[2][4] = {};  // [0: DC, 1: AC][table id]
+  // Whether a DHT segment of LEN payload bytes at Q overflows; records the tables it defines.
   auto dht_overflows = [&](size_t q, int64_t len) {
     while (len > 0) {
       const int table = byte(q++);
@@ -163,11 +183,13 @@ bool jpeg_huffman_overflow(const std::vector<uint8_t>& b, size_t* where) {
       int n = 0;
       for (int i = 0; i < 16; ++i) n += byte(q++);
       if (n > 256) return true;
+      defined[table >> 4][table & 15] = true;
       q += size_t(n);
       len -= 17 + n;
     }
     return false;
   };
+  bool progressive = false;
   size_t p = 2;
   bool structured = true;
   while (p + 1 < size) {
@@ -184,8 +206,27 @@ bool jpeg_huffman_overflow(const std::vector<uint8_t>& b, size_t* where) {
     if (code == 0xD9 || code == 0x00 || code == 0x01 || (code >= 0xD0 && code <= 0xD8)) break;
     const int64_t len = (int64_t(byte(p)) << 8) | byte(p + 1);
     if (code == 0xC4 && dht_overflows(p + 2, len - 2)) {
-      *where = m - 1;
+      *defect = {m - 1, "the Huffman table at byte " + std::to_string(m - 1) + " declares more than 256 codes"};
       return true;
+    }
+    if (code == 0xC2) progressive = true;
+    if (code == 0xDA) {
+      const int components = byte(p + 2);
+      // Ss (the first coefficient of the scan) and Ah (the successive-approximation pass, 0 on the first).
+      const int spectral_start = byte(p + 3 + 2 * components), approx_high = byte(p + 5 + 2 * components) >> 4;
+      const bool uses_dc = !progressive || (spectral_start == 0 && approx_high == 0);
+      const bool uses_ac = !progressive || spectral_start > 0;
+      for (int c = 0; c < components; ++c) {
+        const int selectors = byte(p + 4 + 2 * c), dc = selectors >> 4, ac = selectors & 15;
+        if (dc > 3 || ac > 3) break;  // stb refuses the scan itself
+        const bool dc_missing = uses_dc && !defined[0][dc], ac_missing = uses_ac && !defined[1][ac];
+        if (dc_missing || ac_missing) {
+          *defect = {m - 1, "the scan at byte " + std::to_string(m - 1) + " decodes with " + (dc_missing ? "DC" : "AC") +
+                                " Huffman table " + std::to_string(dc_missing ? dc : ac) +
+                                ", which no DHT segment before it defines"};
+          return true;
+        }
+      }
     }
     if (len < 2) break;
     p += size_t(len);
@@ -198,7 +239,7 @@ bool jpeg_huffman_overflow(const std::vector<uint8_t>& b, size_t* where) {
   if (!structured) {
     for (size_t i = p; i + 1 < size; ++i) {
       if (b[i] == 0xFF && b[i + 1] == 0xC4 && dht_overflows(i + 4, ((int64_t(byte(i + 2)) << 8) | byte(i + 3)) - 2)) {
-        *where = i;
+        *defect = {i, "the Huffman table at byte " + std::to_string(i) + " declares more than 256 codes"};
         return true;
       }
     }
@@ -334,10 +375,8 @@ RgbImage decode_image_bytes(const std::vector<uint8_t>& bytes, const std::string
   if (maxval >= 0 && maxval != 255) {
     fail(name, "PNM with maxval " + std::to_string(maxval) + " is not supported (only 255: 8 bits per sample)");
   }
-  size_t bad_table = 0;
-  if (jpeg_huffman_overflow(bytes, &bad_table)) {
-    fail(name, "corrupt JPEG: the Huffman table at byte " + std::to_string(bad_table) + " declares more than 256 codes");
-  }
+  JpegDefect defect;
+  if (jpeg_defect(bytes, &defect)) fail(name, "corrupt JPEG: " + defect.what);
   int64_t pw = 0, ph = 0;
   if (png_declared_size(bytes, &pw, &ph)) check_declared_size(name, pw, ph, limits);
   int w = 0, h = 0, comp = 0;

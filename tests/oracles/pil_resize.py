@@ -7,6 +7,7 @@ Reads a manifest, one job per line, fields separated by tabs:
     decode  IN  drop       OUT        Image.open(IN).convert("RGB")   (HF load_image / convert_to_rgb)
     decode  IN  composite  OUT        Image.alpha_composite(white, Image.open(IN).convert("RGBA")).convert("RGB")
     save    IN  VARIANT  OUT          re-encodes IN with PIL as VARIANT (see save_variant), for decode tests
+    probe   IN  OUT                   whether PIL decodes IN: OUT holds "decoded WIDTH HEIGHT" or "refused: ERROR"
 
 resize and decode write OUT as raw bytes: height × width × 3 uint8, row-major, channel fastest.
 Prints "pillow VERSION" and then, per job, "ok WIDTH HEIGHT". Any failure: status 2 and one line on stderr.
@@ -109,6 +110,16 @@ def run(manifest):
         elif job[0] == "decode" and len(job) == 4:
             _, src, alpha, out = job
             im = to_rgb(src, alpha)
+        elif job[0] == "probe" and len(job) == 3:
+            try:
+                im = to_rgb(job[1], "drop")
+                verdict = f"decoded {im.width} {im.height}"
+            except Exception as e:  # what PIL says of a file it cannot decode
+                verdict = f"refused: {e}"
+            with open(job[2], "w", encoding="utf-8") as g:
+                g.write(verdict + "\n")
+            print("ok probed", flush=True)
+            continue
         elif job[0] == "save" and len(job) == 4:
             save_variant(job[1], job[2], job[3])
             print("ok saved", flush=True)
