@@ -11,7 +11,6 @@
 //   7. the commands that do each step with a real checkpoint.
 // Steps 3-6 run this same program's commands as child processes, exactly as a user would type them (each command
 // line is shown), their JSON read back; each child's standard error goes to a log file in the work folder.
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -107,37 +106,12 @@ struct Child {
 // Runs this program with ARGS; standard output is captured, standard error goes to LOG.
 Child run_self(const std::vector<std::string>& args, const fs::path& log) {
   Child c;
-  const std::string self = fs::read_symlink("/proc/self/exe").string();
   c.command = "g4ref";
   for (const std::string& a : args) c.command += " " + shell_word(a);
   c.log = log.string();
-  int pipefd[2];
-  if (::pipe(pipefd) != 0) fail("demo", "cannot create a pipe");
-  const pid_t pid = ::fork();
-  if (pid < 0) fail("demo", "cannot fork");
-  if (pid == 0) {
-    ::dup2(pipefd[1], 1);
-    ::close(pipefd[0]);
-    ::close(pipefd[1]);
-    if (std::FILE* f = std::fopen(c.log.c_str(), "w")) ::dup2(::fileno(f), 2);
-    std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(self.c_str()));
-    for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    ::execv(self.c_str(), argv.data());
-    std::fprintf(stderr, "g4ref demo: cannot run %s: %s\n", self.c_str(), std::strerror(errno));
-    ::_exit(127);
-  }
-  ::close(pipefd[1]);
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(pipefd[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
-    if (n > 0) c.out.append(buf, static_cast<size_t>(n));
-  ::close(pipefd[0]);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  c.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  std::vector<std::string> argv{this_program()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  c.rc = run_capturing(argv, &c.out, c.log);
   return c;
 }
 

@@ -1,12 +1,9 @@
 // g4ref eval run | merge | submit | report | audit: benchmark tasks through any backend, resumable and sharded;
 // shards merged with a completeness proof, or queued on Slurm; reports with plots; a fast backend's run audited by
 // the reference.
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -237,37 +234,6 @@ void add_audit(CLI::App& eval) {
   });
 }
 
-// Runs ARGV (argv[0] looked up on the PATH) and returns its exit status; its standard output goes to OUT, its
-// standard error to ours.
-int run_capturing(const std::vector<std::string>& argv, std::string* out) {
-  int pipefd[2];
-  if (::pipe(pipefd) != 0) fail(argv[0], "cannot create a pipe");
-  const pid_t pid = ::fork();
-  if (pid < 0) fail(argv[0], "cannot fork");
-  if (pid == 0) {
-    ::dup2(pipefd[1], 1);
-    ::close(pipefd[0]);
-    ::close(pipefd[1]);
-    std::vector<char*> args;
-    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execvp(args[0], args.data());
-    std::fprintf(stderr, "g4ref: error: %s: cannot run it: %s\n", argv[0].c_str(), std::strerror(errno));
-    ::_exit(127);
-  }
-  ::close(pipefd[1]);
-  out->clear();
-  char buf[4096];
-  ssize_t n;
-  while ((n = ::read(pipefd[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
-    if (n > 0) out->append(buf, static_cast<size_t>(n));
-  ::close(pipefd[0]);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-}
-
 std::string joined(const std::vector<std::string>& argv) {
   std::string s;
   for (const std::string& a : argv) {
@@ -358,10 +324,7 @@ void add_submit(CLI::App& eval) {
   cmd->callback([a] {
     SlurmJob& job = a->job;
     job.shards = a->shards;
-    std::error_code ec;
-    const fs::path self = fs::read_symlink("/proc/self/exe", ec);
-    if (ec) fail("/proc/self/exe", "cannot find this program's path: " + ec.message());
-    job.program = self.string();
+    job.program = this_program();
     prepare_run_args(a->run_args, &job);
     const std::string array_text = array_script(job), merge_text = merge_script(job);
     const std::string dir = slurm_dir(job);
@@ -383,6 +346,7 @@ void add_submit(CLI::App& eval) {
       }
       return;
     }
+    std::error_code ec;
     fs::create_directories(dir, ec);
     if (ec || !fs::is_directory(dir)) fail(dir, "cannot create the folder for the scripts and logs: " + ec.message());
     auto write = [](const std::string& path, const std::string& text) {

@@ -232,10 +232,7 @@ struct MeasureArgs {
 
 std::string self_exe() {
   if (const char* p = std::getenv("G4REF_MEMORY_RUN_PROGRAM")) return p;  // another g4ref build to measure
-  std::error_code ec;
-  const fs::path p = fs::read_symlink("/proc/self/exe", ec);
-  if (ec) fail("/proc/self/exe", "cannot find this program's path");
-  return p.string();
+  return this_program();
 }
 
 std::string token_list(int64_t n) {

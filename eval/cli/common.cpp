@@ -1,7 +1,14 @@
 #include "cli/common.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <sstream>
 
 #include "base/error.h"
@@ -135,6 +142,45 @@ std::string default_model_home() {
   if (const char* x = std::getenv("XDG_CACHE_HOME")) return std::string(x) + "/g4ref";
   if (const char* home = std::getenv("HOME")) return std::string(home) + "/.cache/g4ref";
   return ".g4ref";
+}
+
+std::string this_program() {
+  std::error_code ec;
+  const std::filesystem::path p = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (ec) fail("/proc/self/exe", "cannot find this program's path: " + ec.message());
+  return p.string();
+}
+
+int run_capturing(const std::vector<std::string>& argv, std::string* out, const std::string& stderr_log) {
+  int pipefd[2];
+  if (::pipe(pipefd) != 0) fail(argv[0], "cannot create a pipe");
+  const pid_t pid = ::fork();
+  if (pid < 0) fail(argv[0], "cannot fork");
+  if (pid == 0) {
+    ::dup2(pipefd[1], 1);
+    ::close(pipefd[0]);
+    ::close(pipefd[1]);
+    if (!stderr_log.empty()) {
+      if (std::FILE* f = std::fopen(stderr_log.c_str(), "w")) ::dup2(::fileno(f), 2);
+    }
+    std::vector<char*> args;
+    for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execvp(args[0], args.data());
+    std::fprintf(stderr, "g4ref: error: %s: cannot run it: %s\n", argv[0].c_str(), std::strerror(errno));
+    ::_exit(127);
+  }
+  ::close(pipefd[1]);
+  out->clear();
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(pipefd[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0) out->append(buf, static_cast<size_t>(n));
+  ::close(pipefd[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
 
 }  // namespace g4ref

@@ -64,6 +64,13 @@ struct ForwardArgs {
 CLI::Validator finite_in(double lo, double hi = std::numeric_limits<double>::max());
 
 nlohmann::json top_entries_json(const Eigen::VectorXd& logits, int k);
+
+// This program's own path (/proc/self/exe), for the commands that run it again as a child process.
+std::string this_program();
+// Runs ARGV (argv[0] looked up on the PATH unless it holds a '/') and returns its exit status (128 + the signal when
+// a signal ended it). Its standard output goes to OUT; its standard error to ours, or into the file STDERR_LOG when
+// one is named.
+int run_capturing(const std::vector<std::string>& argv, std::string* out, const std::string& stderr_log = "");
 std::string default_model_home();  // where `demo` keeps its synthetic checkpoint
 
 }  // namespace g4ref
