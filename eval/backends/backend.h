@@ -8,7 +8,6 @@
 // before it compares anything.
 #pragma once
 
-#include <Eigen/Core>
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -16,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "numerics/eigen_core.h"
 #include "forward/generate.h"
 #include "prompt/request.h"
 

@@ -5,12 +5,12 @@
 // Every call is a child process, so a crash inside llama.cpp is an error here, never a crash of g4ref.
 #pragma once
 
-#include <Eigen/Core>
 #include <filesystem>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "numerics/eigen_core.h"
 #include "prompt/request.h"
 
 namespace g4ref {

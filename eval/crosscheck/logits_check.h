@@ -3,10 +3,10 @@
 // exceeds the threshold, and the verdict also needs the top-1 agreement.
 #pragma once
 
-#include <Eigen/Core>
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "numerics/eigen_core.h"
 #include "compare/metrics.h"
 
 namespace g4ref {

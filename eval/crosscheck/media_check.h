@@ -2,11 +2,11 @@
 // the same item: token count, then NMSE with the compare metrics against exact (the verdict) and f32.
 #pragma once
 
-#include <Eigen/Core>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "numerics/eigen_core.h"
 #include "backends/backend.h"
 
 namespace g4ref {

@@ -2,11 +2,12 @@
 
 #include <omp.h>
 
-#include <Eigen/Core>
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <vector>
+
+#include "numerics/eigen_core.h"
 
 namespace g4ref {
 

@@ -7,8 +7,7 @@
 #include <string>
 #include <vector>
 
-#include <Eigen/Core>
-
+#include "numerics/eigen_core.h"
 #include "model/config.h"
 #include "forward/sampling.h"
 #include "forward/session.h"

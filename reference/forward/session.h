@@ -1,11 +1,11 @@
 // A forward-pass session over one sequence: prefill, then incremental decode with a KV cache.
 #pragma once
 
-#include <Eigen/Core>
 #include <memory>
 #include <utility>
 #include <vector>
 
+#include "numerics/eigen_core.h"
 #include "model/options.h"
 #include "model/tracer.h"
 #include "model/weights.h"

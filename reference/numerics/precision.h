@@ -5,9 +5,9 @@
 //          (spec §2.1). Layers call P::round() exactly at those points; in the other modes it is the identity.
 #pragma once
 
-#include <Eigen/Core>
 #include <string>
 
+#include "numerics/eigen_core.h"
 #include "numerics/bf16.h"
 
 namespace g4ref {
