@@ -27,13 +27,15 @@ cmake -S . -B build-asan -G Ninja -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPIL
   -DG4REF_NATIVE=OFF >/dev/null
 cmake --build build-asan -j "$jobs" --target g4ref_unit_tests g4ref_cli g4ref_fuzz
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-# Four tests spend their time in llama.cpp child processes and in long media prompts through the model, which the
-# shorter prompts of the other tests already run through the same code: two cross-checks, and two media harness
+# Six tests spend their time in llama.cpp child processes and in long media prompts through the model, which the
+# shorter prompts of the other tests already run through the same code: two cross-checks, and four media harness
 # runs (every media task on both backends, 220 s here under the sanitizers; the long conversation of the context
-# cap, 283 s). Under the sanitizers they would take more than a quarter of this stage, so they run in the Release build only,
-# as does the full demo (its --quick test runs here).
+# cap, 283 s; the kill -9 and resume of a media run, 212 s, whose resume logic HarnessCli.KillNineThenResumeLosesNothing
+# runs here on text; the media parts through a server, 113 s, whose parsing Server.* and Endpoint.* run here). Under
+# the sanitizers they would take about half of this stage, so they run in the Release build only, as does the full
+# demo (its --quick test runs here).
 ctest --test-dir build-asan --output-on-failure -j "$jobs" \
-  -E 'VideoFramesAndLlamaCppsFlashAttentionDrift|QuantizersAreByteIdenticalToLlamaCpps|Demo.JsonHasEverySection|MediaHarness.ContextCapExcludesAndCountsTheLongConversation|MediaHarness.EveryTaskOnTheReferenceAndOnLlamaCppAuditedByTheReference'
+  -E 'VideoFramesAndLlamaCppsFlashAttentionDrift|QuantizersAreByteIdenticalToLlamaCpps|Demo.JsonHasEverySection|MediaHarness.ContextCapExcludesAndCountsTheLongConversation|MediaHarness.EveryTaskOnTheReferenceAndOnLlamaCppAuditedByTheReference|MediaHarness.KillNineDuringAMediaRunThenResumeLosesNothing|MediaHarness.EndpointWithMediaPartsAndItsBudgetCheck'
 
 stage "Exact mode of two builds: native g++ Release vs portable (baseline x86-64) clang sanitizer build"
 # Float64 rounding only (FMA or not, SIMD width, compiler): at most 1e-13 relative on the logits.
