@@ -154,7 +154,7 @@ GenerateResult LlamaCppBackend::generate(const Prompt& prompt, const GenerateOpt
   r.prompt_ids = prompt.ids;
   auto list = [](const std::vector<int>& ids) {
     std::string out;
-    for (int id : ids) out += (out.empty() ? "" : ",") + std::to_string(id);
+    for (int id : ids) out.append(out.empty() ? "" : ",").append(std::to_string(id));  // (GCC 12's false -Wrestrict)
     return out.empty() ? std::string("-") : out;
   };
   char sampling[160];
