@@ -9,7 +9,9 @@
 // of the intrinsics headers, which are first read here, so silencing the two warnings around this include silences
 // exactly those lines: the project's own code keeps both warnings.
 #pragma GCC diagnostic push
+#if !defined(__clang__)  // clang has no -Wmaybe-uninitialized and would warn that the group is unknown
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #include <Eigen/Core>  // IWYU pragma: export
 #pragma GCC diagnostic pop
