@@ -31,6 +31,12 @@ REPO = os.path.dirname(HERE)
 FORMATS = ["f32", "bf16", "q8_0", "q4_0"]
 
 
+def major_faults(pid):
+    """Major page faults of process PID so far (field 12 of /proc/PID/stat): pages it had to read from disk."""
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[9])
+
+
 def run(cmd, **kw):
     r = subprocess.run(cmd, capture_output=True, text=True, **kw)
     if r.returncode != 0:
@@ -74,14 +80,17 @@ def llama_server_runs(server, gguf, threads, prompts, new_tokens, repeats):
         for n, ids in sorted(prompts.items()):
             best = None
             for _ in range(repeats):
+                faults = major_faults(proc.pid)
                 t = post(url + "/completion", body(ids, new_tokens))["timings"]
+                t["major_page_faults"] = major_faults(proc.pid) - faults
                 if t["prompt_n"] != len(ids):
                     sys.exit(f"performance: llama-server evaluated {t['prompt_n']} of {len(ids)} prompt tokens")
                 if best is None or t["prompt_ms"] < best["prompt_ms"]:
                     best = dict(t, predicted_best=t["predicted_per_second"])
                 best["predicted_best"] = max(best["predicted_best"], t["predicted_per_second"])
             out.append({"prompt_tokens": n, "prefill_tokens_per_second": best["prompt_per_second"],
-                        "decode_tokens_per_second": best["predicted_best"], "predicted_n": best["predicted_n"]})
+                        "decode_tokens_per_second": best["predicted_best"], "predicted_n": best["predicted_n"],
+                        "major_page_faults": best["major_page_faults"]})
         return out
     finally:
         proc.terminate()
@@ -118,18 +127,64 @@ def measure(args):
         for e in data["reference"]:
             for r in e["bench"]["runs"]:
                 r.pop("prompt_ids", None)
-        if args.llama_server is None:
-            # llama.cpp's own Release build (-O3), built once; the tests' build is -O1 (build_llama_server.sh).
-            print("performance: llama-server (llama.cpp's Release build, built once)", file=sys.stderr)
-            args.llama_server = run([os.path.join(REPO, "eval/adapters/llamacpp/build_llama_server.sh"),
-                                     "--speed"]).strip().splitlines()[-1]
-        if not os.access(args.llama_server, os.X_OK):
-            sys.exit(f"performance: no llama-server at {args.llama_server}")
+        server = llama_server_binary(args)
         for f in FORMATS:
             print(f"performance: llama.cpp (llama-server) on the {f.upper()} GGUF", file=sys.stderr)
-            data["llamacpp"][f] = llama_server_runs(args.llama_server, ggufs[f], args.threads, prompts,
+            data["llamacpp"][f] = llama_server_runs(server, ggufs[f], args.threads, prompts,
                                                     args.new_tokens, args.repeats)
     return data
+
+
+def llama_server_binary(args):
+    if args.llama_server is None:
+        # llama.cpp's own Release build (-O3), built once; the tests' build is -O1 (build_llama_server.sh).
+        print("performance: llama-server (llama.cpp's Release build, built once)", file=sys.stderr)
+        args.llama_server = run([os.path.join(REPO, "eval/adapters/llamacpp/build_llama_server.sh"),
+                                 "--speed"]).strip().splitlines()[-1]
+    if not os.access(args.llama_server, os.X_OK):
+        sys.exit(f"performance: no llama-server at {args.llama_server}")
+    return args.llama_server
+
+
+def memory_bytes():
+    for line in open("/proc/meminfo"):
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def measure_llamacpp_12b(args, prompts, new_tokens):
+    """llama.cpp on the 12B checkpoint ARGS.llamacpp_12b: each format exported with `g4ref export-gguf` into a
+    temporary folder (one at a time, removed after its run), then llama-server on the prompt ids of the reference's
+    12B bench (PROMPTS: length -> ids). A format whose GGUF would exceed this machine's memory is not run, and the
+    reason is recorded; llama-server's major page faults per request say whether a run read weights from disk."""
+    g4ref = os.path.abspath(args.g4ref)
+    server = llama_server_binary(args)
+    model = os.path.abspath(args.llamacpp_12b)
+    weights = sum(os.path.getsize(os.path.join(model, f)) for f in os.listdir(model) if f.endswith(".safetensors"))
+    memory = memory_bytes()
+    out = {"threads": args.threads, "new_tokens": new_tokens, "repeats": args.repeats,
+           "checkpoint_bytes": weights, "memory_bytes": memory, "formats": {}, "not_run": {}}
+    with tempfile.TemporaryDirectory(dir=args.gguf_dir) as tmp:
+        for f in FORMATS:
+            # The F32 GGUF holds every matrix at 4 bytes, twice the bf16 checkpoint.
+            if f == "f32" and 2 * weights > memory:
+                out["not_run"][f] = ("the F32 GGUF of the 12B would be about %.1f GB, more than this machine's "
+                                     "%.1f GB of memory" % (2 * weights / 1e9, memory / 1e9))
+                print(f"performance: llama.cpp on the 12B {f.upper()} GGUF not run: {out['not_run'][f]}",
+                      file=sys.stderr)
+                continue
+            gguf = os.path.join(tmp, f"12b-{f}.gguf")
+            print(f"performance: exporting the 12B as a {f.upper()} GGUF", file=sys.stderr)
+            run([g4ref, "export-gguf", "--model", model, "--type", f, "--out", gguf])
+            size = os.path.getsize(gguf)
+            print(f"performance: llama.cpp (llama-server) on the 12B {f.upper()} GGUF ({size / 1e9:.1f} GB)",
+                  file=sys.stderr)
+            out["formats"][f] = {"gguf_bytes": size,
+                                 "runs": llama_server_runs(server, gguf, args.threads, prompts, new_tokens,
+                                                           args.repeats)}
+            os.remove(gguf)
+    return out
 
 
 def cpu_name():
@@ -255,6 +310,52 @@ def write_report(data, out_dir):
           ("no pass here read much from disk." if not disk else
            "these passes re-read weights from disk, so they measure the disk as well: " + ", ".join(disk) + "."))
         w("")
+    if "llamacpp_12b" in data and "bench_12b" in data:
+        lc, b = data["llamacpp_12b"], data["bench_12b"]
+        n12 = sorted({r["prompt_tokens"] for r in b["runs"]})
+        w("## llama.cpp on the full-shape 12B (the same weights, exported by `g4ref export-gguf`)")
+        w("")
+        w("`%s`, after the native 12B bench above: each GGUF is exported from that checkpoint, run by llama-server "
+          "(%d threads, best of %d, the reference bench's prompt ids, %d tokens generated), then removed. Checkpoint "
+          "%.1f GB; memory %.1f GB." % (lc.get("command", "reports/performance.py --llamacpp-12b"), lc["threads"],
+                                        lc["repeats"], lc["new_tokens"], lc["checkpoint_bytes"] / 1e9,
+                                        lc["memory_bytes"] / 1e9))
+        w("")
+        w("| engine, weights | " + " | ".join("prefill %d tokens" % n for n in n12) + " | " +
+          " | ".join("decode after %d" % n for n in n12) + " | major page faults (per prompt) |")
+        w("|" + "---|" * (2 * len(n12) + 2))
+        for prec in ("exact", "f32"):
+            r = runs_by_precision(b, prec)
+            if not all(n in r for n in n12):
+                continue
+            w("| reference %s, bf16 safetensors | " % prec +
+              " | ".join("%.2f" % r[n]["prefill"]["tokens_per_second"] for n in n12) + " | " +
+              " | ".join("%.2f" % r[n]["decode"]["tokens_per_second"] for n in n12) + " | " +
+              ", ".join("%d" % (r[n]["prefill"]["major_page_faults"] + r[n]["decode"]["major_page_faults"])
+                        for n in n12) + " |")
+        for f in FORMATS:
+            if f not in lc["formats"]:
+                continue
+            l = {x["prompt_tokens"]: x for x in lc["formats"][f]["runs"]}
+            w("| llama.cpp, %s GGUF (%.1f GB) | " % (f.upper(), lc["formats"][f]["gguf_bytes"] / 1e9) +
+              " | ".join("%.2f" % l[n]["prefill_tokens_per_second"] for n in n12) + " | " +
+              " | ".join("%.2f" % l[n]["decode_tokens_per_second"] for n in n12) + " | " +
+              ", ".join("%d" % l[n].get("major_page_faults", 0) for n in n12) + " |")
+        w("")
+        for f, why in lc["not_run"].items():
+            w("- llama.cpp on the %s GGUF: not run, %s." % (f.upper(), why))
+        if "bf16" in lc["formats"]:
+            r = runs_by_precision(b, "f32")
+            l = {x["prompt_tokens"]: x for x in lc["formats"]["bf16"]["runs"]}
+            if all(n in r for n in n12):
+                pre = [r[n]["prefill"]["tokens_per_second"] / l[n]["prefill_tokens_per_second"] for n in n12]
+                dec = [r[n]["decode"]["tokens_per_second"] / l[n]["decode_tokens_per_second"] for n in n12]
+                w("- Reference `f32` / llama.cpp BF16 (the same bf16 weights): prefill %s; decode %s." % (
+                    ", ".join("%.2fx at %d" % (x, n) for x, n in zip(pre, n12)),
+                    ", ".join("%.2fx after %d" % (x, n) for x, n in zip(dec, n12))))
+        w("- Major page faults count pages read from disk during the timed requests (llama-server's own counter "
+          "from /proc, the reference's from `g4ref bench`): a run with many of them measured the disk as well.")
+        w("")
     w("Plots: performance_prefill.png, performance_decode.png (tokens/s against prompt length, log scale).")
     w("")
     w("Notes:")
@@ -312,7 +413,14 @@ def main():
     ap.add_argument("--out", default=HERE)
     ap.add_argument("--add-12b", help="a `g4ref bench --json` of the 12B (native build) to merge into the JSON")
     ap.add_argument("--add-12b-portable", help="the same from a portable build")
+    ap.add_argument("--llamacpp-12b", metavar="MODEL",
+                    help="also run llama.cpp on this 12B checkpoint (the one benched in --add-12b, whose prompt ids "
+                         "it reuses; needs --g4ref for export-gguf)")
+    ap.add_argument("--gguf-dir", default=None,
+                    help="where the 12B GGUFs are written, one at a time (default: the temporary folder)")
     args = ap.parse_args()
+    if args.llamacpp_12b and not (args.add_12b and args.g4ref):
+        ap.error("--llamacpp-12b needs --add-12b (the 12B bench whose prompts it reuses) and --g4ref")
     if args.from_json:
         data = json.load(open(args.from_json))
     elif args.g4ref:
@@ -323,9 +431,12 @@ def main():
         os.replace(tmp, os.path.join(args.out, "performance.json"))
     else:
         ap.error("give --g4ref (measure) or --from-json")
+    prompts_12b = {}
     for key, path in (("bench_12b", args.add_12b), ("bench_12b_portable", args.add_12b_portable)):
         if path:
             data[key] = json.load(open(path))
+            if key == "bench_12b":
+                prompts_12b = {r["prompt_tokens"]: r["prompt_ids"] for r in data[key]["runs"]}
             data[key]["model"] = "g4ref synth --preset 12b (bf16 safetensors)"
             data[key]["command"] = ("g4ref bench --model 12B --prompt-tokens %s --new-tokens %d --precision %s" % (
                 ",".join(sorted({str(r["prompt_tokens"]) for r in data[key]["runs"]}, key=int)),
@@ -333,9 +444,14 @@ def main():
                 ",".join(dict.fromkeys(r["precision"] for r in data[key]["runs"]))))
             for r in data[key]["runs"]:
                 r.pop("prompt_ids", None)
+    if args.llamacpp_12b:
+        data["llamacpp_12b"] = measure_llamacpp_12b(args, prompts_12b, data["bench_12b"]["runs"][0]["new_tokens"])
+        data["llamacpp_12b"]["command"] = "reports/performance.py --llamacpp-12b 12B"
     if args.add_12b or args.add_12b_portable:
-        with open(os.path.join(args.out, "performance.json"), "w") as f:
+        tmp = os.path.join(args.out, "performance.json.partial")
+        with open(tmp, "w") as f:
             json.dump(data, f, indent=1)
+        os.replace(tmp, os.path.join(args.out, "performance.json"))
     write_report(data, args.out)
     print(os.path.join(args.out, "performance.md"))
 
