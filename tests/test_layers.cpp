@@ -449,13 +449,13 @@ TEST(Matmul, MatchesNaiveSumAndIsThreadInvariant) {
   EXPECT_LT(worst, 1e-12);
 }
 
-// Decode-sized products (at most kFewRows rows) take the row-at-a-time path with a fixed order of 8 partial sums:
+// Decode-sized products (at most kFewRows rows) take the row-at-a-time path with a fixed order of partial sums:
 // against a long double sum it must agree to float64 rounding, at a ragged k and an odd byte offset of the stored
 // bf16 data (a shifted mapping); float too; and the same on 1 and 2 threads, with the non-finite check intact.
 TEST(Matmul, FewRowPathMatchesALongDoubleSumAtAnyAlignment) {
   std::mt19937 gen(5);
   std::uniform_real_distribution<float> dist(-1, 1);
-  const int k = 3843, m = 300;  // k not a multiple of 8 or 16; m past one column block
+  const int k = 3843, m = 300;  // k not a multiple of 8, 16 or 32; m past one column block
   std::vector<uint16_t> bits(static_cast<size_t>(m) * k);
   for (auto& b : bits) b = float_to_bf16_bits(dist(gen));
   std::vector<std::byte> shifted(bits.size() * 2 + 1);
@@ -483,17 +483,23 @@ TEST(Matmul, FewRowPathMatchesALongDoubleSumAtAnyAlignment) {
   EXPECT_LT(worst, 1e-13);   // sums of ~4k terms of size <= 1: float64 rounding is ~1e-14
   EXPECT_LT(worst_f, 1e-3);  // float: ~1e-5 expected
   EXPECT_GT(worst_f, 0.0);   // the float path really computed in float
-  // The documented order of the few-row path, written out here: lane l sums the products of the elements ≡ l mod 8
-  // in increasing order, the lanes combine pairwise ((0+1)+(2+3))+((4+5)+(6+7)), then the tail of k mod 8 is added
-  // in order. Every row, and one row alone, give exactly that sum (the result does not depend on the other rows).
+  // The documented order of the few-row path, written out here: in float64, lane l sums the products of the
+  // elements ≡ l mod 32 in increasing order, the 32 lanes combine pairwise (((0+1)+(2+3))+((4+5)+(6+7)))+… , then
+  // the tail of k mod 32 is added in order. Every row, and one row alone (the one-row path, converting as it
+  // multiplies), give exactly that sum: the result does not depend on the other rows.
   const Mat<double> y_one = matmul_nt<double>(x.topRows(1), w);
   for (int i = 0; i < 3; ++i) {
     for (int j = 0; j < m; ++j) {
-      double lane[8] = {}, tail = 0;
-      const int full = k / 8 * 8;
-      for (int t = 0; t < full; ++t) lane[t % 8] += x(i, t) * static_cast<double>(bf16_bits_to_float(bits[j * k + t]));
+      double lane[32] = {}, tail = 0;
+      const int full = k / 32 * 32;
+      for (int t = 0; t < full; ++t) lane[t % 32] += x(i, t) * static_cast<double>(bf16_bits_to_float(bits[j * k + t]));
       for (int t = full; t < k; ++t) tail += x(i, t) * static_cast<double>(bf16_bits_to_float(bits[j * k + t]));
-      const double want = (((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]))) + tail;
+      double level[32];
+      std::copy(lane, lane + 32, level);
+      for (int width = 32; width > 1; width /= 2) {
+        for (int p = 0; p < width / 2; ++p) level[p] = level[2 * p] + level[2 * p + 1];
+      }
+      const double want = level[0] + tail;
       ASSERT_EQ(y1(i, j), want) << i << ", " << j;
       if (i == 0) {
         ASSERT_EQ(y_one(0, j), want) << j;
@@ -507,11 +513,13 @@ TEST(Matmul, FewRowPathMatchesALongDoubleSumAtAnyAlignment) {
     bad[static_cast<size_t>(row) * k + col] = value;  // NaN, then -inf
     std::memcpy(shifted.data() + 1, bad.data(), bad.size() * 2);
     const std::string at = "[" + std::to_string(row) + ", " + std::to_string(col) + "]";
-    try {
-      (void)matmul_nt<double>(x, w);
-      ADD_FAILURE() << "non-finite weight accepted at " << at;
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find(at), std::string::npos) << e.what();
+    for (const Mat<double>& rows : {Mat<double>(x), Mat<double>(x.topRows(1))}) {  // few-row and one-row paths
+      try {
+        (void)matmul_nt<double>(rows, w);
+        ADD_FAILURE() << "non-finite weight accepted at " << at << " with " << rows.rows() << " rows";
+      } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find(at), std::string::npos) << e.what();
+      }
     }
   }
 }

@@ -58,39 +58,100 @@ void check_finite(const MatrixView& w, int64_t base, const T* values, int64_t co
   }
 }
 
-// x·wᵀ for a few activation rows (a decode step): each weight row is converted into a buffer that stays in the
-// first-level cache and dotted with every activation row, instead of converting a whole block of rows and handing
-// it to a general product that packs it again. Summed in a fixed order (kLanes partial sums, combined pairwise,
-// then the tail), so the result depends on neither the thread count nor the block.
-constexpr int64_t kLanes = 8;
+// x·wᵀ for a few activation rows (a decode step): each weight row is converted once and dotted with every
+// activation row, instead of converting a whole block of rows and handing it to a general product that packs it
+// again. Summed in a fixed order (kLanes<T> partial sums, combined pairwise, then the tail), so the result depends
+// on neither the thread count nor the block. Float64 keeps 32 partial sums: four independent 8-wide vectors, so an
+// addition's latency no longer bounds a decode step (bench_layers Mlp/exact/1 at 12B shapes, 2 threads: 32.9 ms
+// with 8 sums, 23.6 ms with 32, 78 % of the read bandwidth). Float keeps 8 (the f32 and bf16 modes' order).
+template <class T>
+constexpr int64_t kLanes = std::is_same_v<T, double> ? 32 : 8;
 // Rows of a stored weight converted at once in a larger product (see matmul_nt).
 constexpr int64_t kConvertRows = 64;
 
+// ((a0 + a1) + (a2 + a3)) + ... : the pairwise combination of L partial sums.
+template <class T, int64_t L>
+T combine_pairwise(const T* a) {
+  if constexpr (L == 1) {
+    return a[0];
+  } else {
+    return combine_pairwise<T, L / 2>(a) + combine_pairwise<T, L / 2>(a + L / 2);
+  }
+}
+
 template <class T>
 T dot_fixed_order(const T* a, const T* b, int64_t k) {
-  T acc[kLanes] = {};
+  constexpr int64_t L = kLanes<T>;
+  T acc[L] = {};
   int64_t i = 0;
-  for (; i + kLanes <= k; i += kLanes) {
-    for (int64_t l = 0; l < kLanes; ++l) acc[l] += a[i + l] * b[i + l];
+  for (; i + L <= k; i += L) {
+    for (int64_t l = 0; l < L; ++l) acc[l] += a[i + l] * b[i + l];
   }
   T tail = 0;
   for (; i < k; ++i) tail += a[i] * b[i];
-  return (((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))) + tail;
+  return combine_pairwise<T, L>(acc) + tail;
 }
 
-// y(i, j) = x.row(i) · W.row(j) for every activation row i (at most kFewRows) of a bf16 weight, converted
-// kChunk elements at a time into a buffer that stays in the first-level cache and dotted with every row at once:
-// each weight byte is read once from memory, and nothing larger than the chunk is written. The products and the
-// order of the sums are exactly dot_fixed_order's (lane l of row i sums the elements ≡ l mod kLanes in increasing
-// order, then the same pairwise combination and the tail), so the result is the same bit for bit.
+float bf16_value(uint16_t bits) {
+  const uint32_t u = static_cast<uint32_t>(bits) << 16;
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+// y(0, j) = x.row(0) · W.row(j) of a bf16 weight, for one activation row: each element is converted where it is
+// multiplied, with no buffer between (one pass over the weight bytes). dot_fixed_order's products and order.
+template <class T>
+void one_row_bf16(const Mat<T>& x, const MatrixView& w, int64_t j, Mat<T>& y) {
+  constexpr int64_t L = kLanes<T>;
+  const int64_t k = w.cols;
+  const auto* bits = reinterpret_cast<const unaligned_u16*>(w.data + j * k * 2);
+  const T* a = x.data();  // one row: contiguous whatever the storage order
+  T acc[L] = {};
+  uint32_t top_exponent[L] = {};
+  const int64_t full = k / L * L;
+  for (int64_t i = 0; i < full; i += L) {
+    for (int64_t l = 0; l < L; ++l) {
+      const uint32_t u = static_cast<uint32_t>(bits[i + l]) << 16;
+      const uint32_t e = u & 0x7F800000u;
+      top_exponent[l] = top_exponent[l] > e ? top_exponent[l] : e;
+      float f;
+      std::memcpy(&f, &u, sizeof f);
+      acc[l] += a[i + l] * static_cast<T>(f);
+    }
+  }
+  T tail = 0;
+  uint32_t top = 0;
+  for (int64_t i = full; i < k; ++i) {
+    const uint32_t u = static_cast<uint32_t>(bits[i]) << 16;
+    top = std::max(top, u & 0x7F800000u);
+    tail += a[i] * static_cast<T>(bf16_value(bits[i]));
+  }
+  for (int64_t l = 0; l < L; ++l) top = std::max(top, top_exponent[l]);
+  if (top == 0x7F800000u) {
+    std::vector<T> row(static_cast<size_t>(k));
+    for (int64_t i = 0; i < k; ++i) row[static_cast<size_t>(i)] = static_cast<T>(bf16_value(bits[i]));
+    check_finite(w, j * k, row.data(), k);
+  }
+  y(0, j) = combine_pairwise<T, L>(acc) + tail;
+}
+
+// y(i, j) = x.row(i) · W.row(j) for every activation row i (2 to kFewRows) of a bf16 weight, converted kChunk
+// elements at a time into a buffer that stays in the first-level cache and dotted with every row at once: each
+// weight byte is read once from memory, and nothing larger than the chunk is written. The products and the order of
+// the sums are exactly dot_fixed_order's (lane l of row i sums the elements ≡ l mod kLanes in increasing order, then
+// the same pairwise combination and the tail), so the result is the same bit for bit, and one row alone
+// (one_row_bf16) gives the same as that row among others.
 constexpr int64_t kChunk = 512;  // a multiple of kLanes: only the last chunk has a tail
 
 template <class T>
 void few_rows_bf16(const Mat<T>& x, const MatrixView& w, int64_t j, Mat<T>& y) {
+  constexpr int64_t L = kLanes<T>;
+  static_assert(kChunk % L == 0);
   const int64_t n = x.rows(), k = w.cols;
   const auto* bits = reinterpret_cast<const unaligned_u16*>(w.data + j * k * 2);
   alignas(64) T buf[kChunk];
-  T acc[kFewRows][kLanes] = {};
+  T acc[kFewRows][L] = {};
   T tail[kFewRows] = {};
   uint32_t top_exponent = 0;
   for (int64_t c0 = 0; c0 < k; c0 += kChunk) {
@@ -104,20 +165,19 @@ void few_rows_bf16(const Mat<T>& x, const MatrixView& w, int64_t j, Mat<T>& y) {
       buf[i] = static_cast<T>(f);
     }
     if (top_exponent == 0x7F800000u) check_finite(w, j * k + c0, buf, len);
-    const int64_t full = len / kLanes * kLanes;
+    const int64_t full = len / L * L;
     for (int64_t r = 0; r < n; ++r) {
       const T* a = x.row(r).data() + c0;
-      T* __restrict lanes = acc[r];
-      for (int64_t i = 0; i < full; i += kLanes) {
-        for (int64_t l = 0; l < kLanes; ++l) lanes[l] += a[i + l] * buf[i + l];
+      T lanes[L];  // in registers for the chunk, not read and written through memory at every step
+      for (int64_t l = 0; l < L; ++l) lanes[l] = acc[r][l];
+      for (int64_t i = 0; i < full; i += L) {
+        for (int64_t l = 0; l < L; ++l) lanes[l] += a[i + l] * buf[i + l];
       }
+      for (int64_t l = 0; l < L; ++l) acc[r][l] = lanes[l];
       for (int64_t i = full; i < len; ++i) tail[r] += a[i] * buf[i];
     }
   }
-  for (int64_t r = 0; r < n; ++r) {
-    const T* a = acc[r];
-    y(r, j) = (((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]))) + tail[r];
-  }
+  for (int64_t r = 0; r < n; ++r) y(r, j) = combine_pairwise<T, L>(acc[r]) + tail[r];
 }
 
 }  // namespace
@@ -230,7 +290,11 @@ Mat<T> matmul_nt(const Mat<T>& x, const MatrixView& w, const Vec<T>* bias) {
           // A decode step: one weight row at a time, converted once and used by every activation row. Conversion
           // and products interleave row by row here, so no conversion time is split out.
           if (w.dtype == DType::BF16 && !w.quantized()) {
-            for (int64_t j = 0; j < nj; ++j) few_rows_bf16(x, w, j0 + j, y);
+            if (n == 1) {
+              for (int64_t j = 0; j < nj; ++j) one_row_bf16(x, w, j0 + j, y);
+            } else {
+              for (int64_t j = 0; j < nj; ++j) few_rows_bf16(x, w, j0 + j, y);
+            }
           } else {
             for (int64_t j = 0; j < nj; ++j) {
               convert_rows(w, j0 + j, 1, converted);

@@ -23,7 +23,7 @@ namespace g4ref {
 inline constexpr int64_t kRowBlock = 64;
 inline constexpr int64_t kColBlock = 256;
 // Up to this many activation rows (decode steps, the last row of a prompt) a stored weight is read one row at a
-// time and dotted in a fixed order of 8 partial sums; more rows go through Eigen's product block by block.
+// time and dotted in a fixed order of partial sums (32 in float64, 8 in float); more rows go through Eigen's product block by block.
 inline constexpr int64_t kFewRows = 4;
 
 // A row-major [rows, cols] matrix in some stored type, usually a view into a memory-mapped checkpoint.
