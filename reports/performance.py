@@ -213,7 +213,9 @@ def write_report(data, out_dir):
     w("Regenerate with `/usr/bin/python3 reports/performance.py --g4ref build/eval/g4ref` (the measurement, a few "
       "minutes on 2 cores; `--from-json reports/performance.json` rewrites this page from the last one). "
       "Synthetic `%s` checkpoint (random weights: the tokens mean nothing, the arithmetic is the real one), "
-      "%d threads, %s, best of %d. Ceilings measured in the same run by `g4ref bench`." %
+      "%d threads, %s, best of %d. Ceilings measured in the same run by `g4ref bench`. The full-shape 12B "
+      "sections are added to that measurement with `--add-12b`, `--add-12b-portable` and `--llamacpp-12b` (the "
+      "README's Speed section gives the commands)." %
       (data["preset"], data["threads"], data["cpu"], data["repeats"]))
     w("")
     w("## Ceilings of this machine")
@@ -291,6 +293,9 @@ def write_report(data, out_dir):
         w("`%s` — ceilings of that run: GEMM float64 %.1f, float32 %.1f GFLOP/s, read %.1f GB/s." %
           (b.get("command", "g4ref bench"), cc["gemm_f64_gflops"], cc["gemm_f32_gflops"], cc["read_gbps"]))
         w("")
+        if b.get("note"):
+            w(b["note"])
+            w("")
         w("| precision | prompt | prefill s | prefill tokens/s | GFLOP/s | share of GEMM ceiling | decode s/token | "
           "decode share of read bandwidth | major page faults (prefill / decode) |")
         w("|---|---|---|---|---|---|---|---|---|")
