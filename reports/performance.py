@@ -293,9 +293,6 @@ def write_report(data, out_dir):
         w("`%s` — ceilings of that run: GEMM float64 %.1f, float32 %.1f GFLOP/s, read %.1f GB/s." %
           (b.get("command", "g4ref bench"), cc["gemm_f64_gflops"], cc["gemm_f32_gflops"], cc["read_gbps"]))
         w("")
-        if b.get("note"):
-            w(b["note"])
-            w("")
         w("| precision | prompt | prefill s | prefill tokens/s | GFLOP/s | share of GEMM ceiling | decode s/token | "
           "decode share of read bandwidth | major page faults (prefill / decode) |")
         w("|---|---|---|---|---|---|---|---|---|")
