@@ -455,7 +455,9 @@ TEST(Matmul, MatchesNaiveSumAndIsThreadInvariant) {
 TEST(Matmul, FewRowPathMatchesALongDoubleSumAtAnyAlignment) {
   std::mt19937 gen(5);
   std::uniform_real_distribution<float> dist(-1, 1);
-  const int k = 3843, m = 300;  // k not a multiple of 8, 16 or 32; m past one column block
+  // k not a multiple of 8, 16 or 32; m past one column block, and its last block (45 rows) not a multiple of the
+  // rows the one-row path takes at once (4 in float, 2 in float64)
+  const int k = 3843, m = 301;
   std::vector<uint16_t> bits(static_cast<size_t>(m) * k);
   for (auto& b : bits) b = float_to_bf16_bits(dist(gen));
   std::vector<std::byte> shifted(bits.size() * 2 + 1);
@@ -506,17 +508,46 @@ TEST(Matmul, FewRowPathMatchesALongDoubleSumAtAnyAlignment) {
       }
     }
   }
-  // A non-finite stored value is still caught on this path, naming the tensor and the element: early in a row, and
-  // in the tail of the last chunk of another.
-  for (auto [row, col, value] : {std::tuple{7, 11, uint16_t{0x7FC0}}, std::tuple{9, k - 2, uint16_t{0xFF80}}}) {
+  // The same in float, with 8 lanes: products and sums rounded to float at each step, in the order written out.
+  const Mat<float> xf = x.cast<float>();
+  const Mat<float> yf_one = matmul_nt<float>(xf.topRows(1), w);
+  for (int i = 0; i < 3; ++i) {
+    for (int j = 0; j < m; ++j) {
+      float lane[8] = {}, tail = 0;
+      const int full = k / 8 * 8;
+      for (int t = 0; t < full; ++t) {
+        const float p = xf(i, t) * bf16_bits_to_float(bits[j * k + t]);
+        lane[t % 8] = lane[t % 8] + p;
+      }
+      for (int t = full; t < k; ++t) {
+        const float p = xf(i, t) * bf16_bits_to_float(bits[j * k + t]);
+        tail = tail + p;
+      }
+      const float want = ((lane[0] + lane[1]) + (lane[2] + lane[3])) + ((lane[4] + lane[5]) + (lane[6] + lane[7]));
+      ASSERT_EQ(yf(i, j), want + tail) << "float, " << i << ", " << j;
+      if (i == 0) {
+        ASSERT_EQ(yf_one(0, j), want + tail) << "float, one row, " << j;
+      }
+    }
+  }
+  // A non-finite stored value is still caught on this path, naming the tensor and the element, in float64 and float:
+  // early in a row, in the tail of the last chunk of another, and in the last row (taken alone by the one-row path).
+  for (auto [row, col, value] : {std::tuple{7, 11, uint16_t{0x7FC0}}, std::tuple{9, k - 2, uint16_t{0xFF80}},
+                                 std::tuple{m - 1, 5, uint16_t{0x7F80}}}) {
     std::vector<uint16_t> bad = bits;
-    bad[static_cast<size_t>(row) * k + col] = value;  // NaN, then -inf
+    bad[static_cast<size_t>(row) * k + col] = value;  // NaN, -inf, +inf
     std::memcpy(shifted.data() + 1, bad.data(), bad.size() * 2);
     const std::string at = "[" + std::to_string(row) + ", " + std::to_string(col) + "]";
     for (const Mat<double>& rows : {Mat<double>(x), Mat<double>(x.topRows(1))}) {  // few-row and one-row paths
       try {
         (void)matmul_nt<double>(rows, w);
         ADD_FAILURE() << "non-finite weight accepted at " << at << " with " << rows.rows() << " rows";
+      } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find(at), std::string::npos) << e.what();
+      }
+      try {
+        (void)matmul_nt<float>(rows.cast<float>(), w);
+        ADD_FAILURE() << "non-finite weight accepted in float at " << at << " with " << rows.rows() << " rows";
       } catch (const Error& e) {
         EXPECT_NE(std::string(e.what()).find(at), std::string::npos) << e.what();
       }

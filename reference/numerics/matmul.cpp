@@ -99,41 +99,43 @@ float bf16_value(uint16_t bits) {
   return f;
 }
 
-// y(0, j) = x.row(0) · W.row(j) of a bf16 weight, for one activation row: each element is converted where it is
-// multiplied, with no buffer between (one pass over the weight bytes). dot_fixed_order's products and order.
+// Weight rows one_row_bf16 takes side by side: their partial sums stay in registers together, so each step issues
+// several independent loads and multiply-adds instead of waiting on one row's stream. bench_layers Mlp/<mode>/1 at
+// 12B shapes, 2 threads, 2-core EPYC: float64 25.2 ms with one row -> 17.3 ms with four; float 56.5 -> 14.4 ms.
+// Eight rows in float: Mlp 12.3 ms but LogitsOneRow slower (97 against 87 ms), so four for both.
 template <class T>
+constexpr int64_t kRowsAtOnce = 4;
+
+// y(0, j + r) = x.row(0) · W.row(j + r), r < R, of a bf16 weight, for one activation row: each element is converted
+// where it is multiplied, with no buffer between (one pass over the weight bytes). Every row keeps its own kLanes
+// partial sums in dot_fixed_order's order, so a row's result is the same whichever rows share its pass.
+// The weights' finiteness is tested on the result: a non-finite weight times anything is ±inf or NaN, and no sum or
+// pairwise combination turns those finite again, so only a row whose result is not finite can hold one; that row is
+// then checked element by element (a finite row whose sum overflowed passes, as it would element by element).
+template <class T, int64_t R>
 void one_row_bf16(const Mat<T>& x, const MatrixView& w, int64_t j, Mat<T>& y) {
   constexpr int64_t L = kLanes<T>;
   const int64_t k = w.cols;
-  const auto* bits = reinterpret_cast<const unaligned_u16*>(w.data + j * k * 2);
+  const auto* bits = reinterpret_cast<const unaligned_u16*>(w.data + j * k * 2);  // row j + r at bits + r * k
   const T* a = x.data();  // one row: contiguous whatever the storage order
-  T acc[L] = {};
-  uint32_t top_exponent[L] = {};
+  T acc[R][L] = {};
   const int64_t full = k / L * L;
   for (int64_t i = 0; i < full; i += L) {
-    for (int64_t l = 0; l < L; ++l) {
-      const uint32_t u = static_cast<uint32_t>(bits[i + l]) << 16;
-      const uint32_t e = u & 0x7F800000u;
-      top_exponent[l] = top_exponent[l] > e ? top_exponent[l] : e;
-      float f;
-      std::memcpy(&f, &u, sizeof f);
-      acc[l] += a[i + l] * static_cast<T>(f);
+    for (int64_t r = 0; r < R; ++r) {
+      for (int64_t l = 0; l < L; ++l) acc[r][l] += a[i + l] * static_cast<T>(bf16_value(bits[r * k + i + l]));
     }
   }
-  T tail = 0;
-  uint32_t top = 0;
-  for (int64_t i = full; i < k; ++i) {
-    const uint32_t u = static_cast<uint32_t>(bits[i]) << 16;
-    top = std::max(top, u & 0x7F800000u);
-    tail += a[i] * static_cast<T>(bf16_value(bits[i]));
+  for (int64_t r = 0; r < R; ++r) {
+    T tail = 0;
+    for (int64_t i = full; i < k; ++i) tail += a[i] * static_cast<T>(bf16_value(bits[r * k + i]));
+    y(0, j + r) = combine_pairwise<T, L>(acc[r]) + tail;
   }
-  for (int64_t l = 0; l < L; ++l) top = std::max(top, top_exponent[l]);
-  if (top == 0x7F800000u) {
+  for (int64_t r = 0; r < R; ++r) {
+    if (std::isfinite(y(0, j + r))) continue;
     std::vector<T> row(static_cast<size_t>(k));
-    for (int64_t i = 0; i < k; ++i) row[static_cast<size_t>(i)] = static_cast<T>(bf16_value(bits[i]));
-    check_finite(w, j * k, row.data(), k);
+    for (int64_t i = 0; i < k; ++i) row[static_cast<size_t>(i)] = static_cast<T>(bf16_value(bits[r * k + i]));
+    check_finite(w, (j + r) * k, row.data(), k);
   }
-  y(0, j) = combine_pairwise<T, L>(acc) + tail;
 }
 
 // y(i, j) = x.row(i) · W.row(j) for every activation row i (2 to kFewRows) of a bf16 weight, converted kChunk
@@ -291,7 +293,10 @@ Mat<T> matmul_nt(const Mat<T>& x, const MatrixView& w, const Vec<T>* bias) {
           // and products interleave row by row here, so no conversion time is split out.
           if (w.dtype == DType::BF16 && !w.quantized()) {
             if (n == 1) {
-              for (int64_t j = 0; j < nj; ++j) one_row_bf16(x, w, j0 + j, y);
+              constexpr int64_t R = kRowsAtOnce<T>;
+              int64_t j = 0;
+              for (; j + R <= nj; j += R) one_row_bf16<T, R>(x, w, j0 + j, y);
+              for (; j < nj; ++j) one_row_bf16<T, 1>(x, w, j0 + j, y);
             } else {
               for (int64_t j = 0; j < nj; ++j) few_rows_bf16(x, w, j0 + j, y);
             }
