@@ -103,7 +103,6 @@ float bf16_value(uint16_t bits) {
 // several independent loads and multiply-adds instead of waiting on one row's stream. bench_layers Mlp/<mode>/1 at
 // 12B shapes, 2 threads, 2-core EPYC: float64 25.2 ms with one row -> 17.3 ms with four; float 56.5 -> 14.4 ms.
 // Eight rows in float: Mlp 12.3 ms but LogitsOneRow slower (97 against 87 ms), so four for both.
-template <class T>
 constexpr int64_t kRowsAtOnce = 4;
 
 // y(0, j + r) = x.row(0) · W.row(j + r), r < R, of a bf16 weight, for one activation row: each element is converted
@@ -132,9 +131,8 @@ void one_row_bf16(const Mat<T>& x, const MatrixView& w, int64_t j, Mat<T>& y) {
   }
   for (int64_t r = 0; r < R; ++r) {
     if (std::isfinite(y(0, j + r))) continue;
-    std::vector<T> row(static_cast<size_t>(k));
-    for (int64_t i = 0; i < k; ++i) row[static_cast<size_t>(i)] = static_cast<T>(bf16_value(bits[r * k + i]));
-    check_finite(w, (j + r) * k, row.data(), k);
+    Mat<T> row;
+    convert_rows(w, j + r, 1, row);  // fails at the row's first non-finite weight, if it has one
   }
 }
 
@@ -289,13 +287,13 @@ Mat<T> matmul_nt(const Mat<T>& x, const MatrixView& w, const Vec<T>* bias) {
       const int64_t nj = std::min(kColBlock, m - j0);
       try {
         if (!native && n <= kFewRows) {
-          // A decode step: one weight row at a time, converted once and used by every activation row. Conversion
-          // and products interleave row by row here, so no conversion time is split out.
+          // A decode step: each weight row converted once and used by every activation row (kRowsAtOnce rows side
+          // by side for a single activation row). Conversion and products interleave here, so no conversion time is
+          // split out.
           if (w.dtype == DType::BF16 && !w.quantized()) {
             if (n == 1) {
-              constexpr int64_t R = kRowsAtOnce<T>;
               int64_t j = 0;
-              for (; j + R <= nj; j += R) one_row_bf16<T, R>(x, w, j0 + j, y);
+              for (; j + kRowsAtOnce <= nj; j += kRowsAtOnce) one_row_bf16<T, kRowsAtOnce>(x, w, j0 + j, y);
               for (; j < nj; ++j) one_row_bf16<T, 1>(x, w, j0 + j, y);
             } else {
               for (int64_t j = 0; j < nj; ++j) few_rows_bf16(x, w, j0 + j, y);
