@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -91,6 +93,39 @@ TEST(Cli, BadInputGivesAClearErrorAndNonZeroExit) {
   EXPECT_NE(out.find("fp8"), std::string::npos) << out;
   EXPECT_NE(testing::run_command(g4ref_cmd("synth --preset huge --out /tmp/x 2>&1"), &out), 0);
   EXPECT_NE(testing::run_command(g4ref_cmd("2>&1"), &out), 0) << "a subcommand is required";
+}
+
+TEST(Cli, SynthShardSizeTakesUnitsAndRefusesNegatives) {
+  // 4e4, 40kb and 40000 are the same byte count, so they must write the same shard index, as must 40kib and 40960;
+  // a negative count is refused before anything is written.
+  testing::TempDir d("synth_shards");
+  auto index = [&](const std::string& size) {
+    std::string out;
+    const std::string dir = d / ("s" + size);
+    EXPECT_EQ(testing::run_command(g4ref_cmd("synth --preset tiny --shard-bytes " + size + " --out " + dir + " 2>&1"), &out), 0)
+        << size << ": " << out;
+    std::FILE* f = std::fopen((dir + "/model.safetensors.index.json").c_str(), "rb");
+    EXPECT_NE(f, nullptr) << size;
+    if (f == nullptr) return nlohmann::json();
+    std::string text;
+    char buf[4096];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;) text.append(buf, n);
+    std::fclose(f);
+    return nlohmann::json::parse(text)["weight_map"];
+  };
+  const nlohmann::json plain = index("40000");
+  EXPECT_GT(plain.size(), 10u);
+  std::set<std::string> files;
+  for (const auto& kv : plain.items()) files.insert(kv.value().get<std::string>());
+  EXPECT_GT(files.size(), 2u) << "40 kB shards of a 2 MB checkpoint";
+  EXPECT_EQ(index("4e4"), plain);
+  EXPECT_EQ(index("40kb"), plain);
+  EXPECT_EQ(index("40kib"), index("40960"));
+  EXPECT_NE(index("200kb"), plain) << "the index depends on the shard size, so the equalities above mean something";
+  std::string out;
+  EXPECT_NE(testing::run_command(g4ref_cmd("synth --preset tiny --shard-bytes -5 --out " + (d / "neg") + " 2>&1"), &out), 0);
+  EXPECT_NE(out.find("must not be negative"), std::string::npos) << out;
+  EXPECT_FALSE(std::filesystem::exists(d / "neg"));
 }
 
 TEST(Cli, EveryCommandHasHelp) {

@@ -1,5 +1,8 @@
 // g4ref synth: writes a deterministic synthetic checkpoint with the real names, shapes and dtype.
 #include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <string>
 #include <iostream>
 
 #include "cli/common.h"
@@ -18,7 +21,21 @@ void add_synth_command(CLI::App& app) {
   cmd->add_option("--seed", opts->seed, "weights are a pure function of the seed")->capture_default_str();
   cmd->add_option("--out", opts->out_dir, "output directory")->required();
   cmd->add_option("--shard-bytes", opts->max_shard_bytes,
-                  "split into shards of at most this many bytes with model.safetensors.index.json (0: one file)")
+                  "split into shards of at most this many bytes with model.safetensors.index.json (0: one file); "
+                  "a unit may follow: 4GB = 4e9 bytes, 4GiB = 2^32")
+      ->transform(CLI::AsSizeValue(true))  // CLI11 applies the transforms last added first
+      ->transform(
+          [](std::string v) {
+            // A negative count would wrap around in the unsigned field; 4e9 is a byte count written as a number.
+            if (!v.empty() && v[0] == '-') throw CLI::ValidationError("must not be negative: " + v);
+            if (v.find_first_of("eE") != std::string::npos && v.find_first_not_of("0123456789.eE+") == std::string::npos) {
+              char* end = nullptr;
+              const double d = std::strtod(v.c_str(), &end);
+              if (*end == '\0' && d >= 0 && d < 9.2e18 && d == std::floor(d)) return std::to_string(static_cast<uint64_t>(d));
+            }
+            return v;
+          },
+          "")
       ->capture_default_str();
   cmd->add_flag("--force", opts->force, "overwrite a checkpoint already in the directory");
   cmd->add_flag("--json", *json, "machine-readable output");
