@@ -6,7 +6,8 @@ What runs (all on the same thread count, default: every core):
   1. `g4ref synth --preset small`, then `g4ref export-gguf` of it as F32, BF16, Q8_0 and Q4_0 (the same weights).
   2. `g4ref bench` on the bf16 safetensors checkpoint in exact and f32, and in f32 on each GGUF: prefill of each
      prompt length, then decode steps; ceilings (float64 / float32 GEMM, read bandwidth) measured in that run.
-  3. llama.cpp's own llama-server (its Release build, from the llama.cpp source inside node-llama-cpp) on each GGUF,
+  3. llama.cpp's own llama-server (its Release build for this CPU, from the llama.cpp source inside node-llama-cpp)
+     on each GGUF,
      llama.cpp's defaults except the thread count: /completion with the same prompt ids, cache_prompt off, greedy,
      ignore_eos, best of REPEATS; its "timings" (prompt_per_second, predicted_per_second) are llama.cpp's own.
 
@@ -132,18 +133,33 @@ def measure(args):
             print(f"performance: llama.cpp (llama-server) on the {f.upper()} GGUF", file=sys.stderr)
             data["llamacpp"][f] = llama_server_runs(server, ggufs[f], args.threads, prompts,
                                                     args.new_tokens, args.repeats)
+        data["llamacpp_build"] = llama_build_flags(server)
     return data
 
 
 def llama_server_binary(args):
     if args.llama_server is None:
-        # llama.cpp's own Release build (-O3), built once; the tests' build is -O1 (build_llama_server.sh).
+        # llama.cpp's own Release build (-O3, GGML_NATIVE=ON), built once; the tests' build is -O1 and portable.
         print("performance: llama-server (llama.cpp's Release build, built once)", file=sys.stderr)
         args.llama_server = run([os.path.join(REPO, "eval/adapters/llamacpp/build_llama_server.sh"),
                                  "--speed"]).strip().splitlines()[-1]
     if not os.access(args.llama_server, os.X_OK):
         sys.exit(f"performance: no llama-server at {args.llama_server}")
     return args.llama_server
+
+
+def llama_build_flags(server):
+    """GGML_NATIVE and the build type of the llama-server binary SERVER, from its build's CMakeCache.txt."""
+    cache = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(server))), "CMakeCache.txt")
+    flags = {}
+    try:
+        for line in open(cache):
+            for key in ("GGML_NATIVE", "CMAKE_BUILD_TYPE", "CMAKE_CXX_FLAGS_RELEASE"):
+                if line.startswith(key + ":"):
+                    flags[key] = line.split("=", 1)[1].strip()
+    except OSError:
+        return "not recorded (no CMakeCache.txt next to the binary)"
+    return ", ".join(f"{k}={v}" for k, v in sorted(flags.items()))
 
 
 def memory_bytes():
@@ -184,6 +200,7 @@ def measure_llamacpp_12b(args, prompts, new_tokens):
                                  "runs": llama_server_runs(server, gguf, args.threads, prompts, new_tokens,
                                                            args.repeats)}
             os.remove(gguf)
+    out["build"] = llama_build_flags(server)
     return out
 
 
@@ -217,6 +234,10 @@ def write_report(data, out_dir):
       "sections are added to that measurement with `--add-12b`, `--add-12b-portable` and `--llamacpp-12b` (the "
       "README's Speed section gives the commands)." %
       (data["preset"], data["threads"], data["cpu"], data["repeats"]))
+    w("")
+    w("Both engines are built for this CPU: the reference's default build (`-march=native`) and llama.cpp's own "
+      "Release build of llama-server (`build_llama_server.sh --speed`: `GGML_NATIVE=ON`, llama.cpp's default); "
+      "its build cache of this measurement says: %s." % data.get("llamacpp_build", "not recorded"))
     w("")
     w("## Ceilings of this machine")
     w("")
