@@ -456,7 +456,7 @@ TEST(Matmul, FewRowPathMatchesALongDoubleSumAtAnyAlignment) {
   std::mt19937 gen(5);
   std::uniform_real_distribution<float> dist(-1, 1);
   // k not a multiple of 8, 16 or 32; m past one column block, and its last block (45 rows) not a multiple of the
-  // rows the one-row path takes at once (4 in float, 2 in float64)
+  // rows the one-row path takes at once (8 in float, 4 in float64)
   const int k = 3843, m = 301;
   std::vector<uint16_t> bits(static_cast<size_t>(m) * k);
   for (auto& b : bits) b = float_to_bf16_bits(dist(gen));
@@ -465,7 +465,10 @@ TEST(Matmul, FewRowPathMatchesALongDoubleSumAtAnyAlignment) {
   MatrixView w{DType::BF16, shifted.data() + 1, m, k, "w"};
   ASSERT_LE(3, kFewRows);
   Mat<double> x(3, k);
-  for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = dist(gen);
+  // Activations with all 53 bits of a double, as the model's are: a float's 24 bits times a bf16's 8 fit in a
+  // double exactly, so with float-valued activations a fused multiply-add would round just as the separate
+  // multiply and add do, and the order checks below could not see one.
+  for (Eigen::Index i = 0; i < x.size(); ++i) x.data()[i] = dist(gen) + 1e-9 * dist(gen);
   omp_set_num_threads(1);
   const Mat<double> y1 = matmul_nt<double>(x, w);
   omp_set_num_threads(2);
