@@ -182,7 +182,20 @@ def measure_llamacpp_12b(args, prompts, new_tokens):
     out = {"threads": args.threads, "new_tokens": new_tokens, "repeats": args.repeats,
            "checkpoint_bytes": weights, "memory_bytes": memory, "formats": {}, "not_run": {}}
     with tempfile.TemporaryDirectory(dir=args.gguf_dir) as tmp:
+        # The 12b synth preset writes no tokenizer (262,144 pieces cannot be learned from the bundled text). The
+        # runs feed token ids, so any tokenizer serves: the tiny preset's, padded with unused [PADn] pieces to the
+        # 12B's vocabulary by export-gguf --tokenizer.
+        tokenizer = []
+        if not any(os.path.exists(os.path.join(model, t)) for t in ("tokenizer.json", "tokenizer.model")):
+            tiny = os.path.join(tmp, "tiny")
+            run([g4ref, "synth", "--preset", "tiny", "--out", tiny])
+            tokenizer = ["--tokenizer", tiny]
+            out["tokenizer"] = ("the checkpoint has none: the tiny synth preset's (1,024 pieces), the other ids "
+                                "unused [PADn] pieces (prompts are given as ids)")
         for f in FORMATS:
+            if f not in args.llamacpp_12b_formats.split(","):
+                out["not_run"][f] = "not asked for (--llamacpp-12b-formats %s)" % args.llamacpp_12b_formats
+                continue
             # The F32 GGUF holds every matrix at 4 bytes, twice the bf16 checkpoint.
             if f == "f32" and 2 * weights > memory:
                 out["not_run"][f] = ("the F32 GGUF of the 12B would be about %.1f GB, more than this machine's "
@@ -192,7 +205,7 @@ def measure_llamacpp_12b(args, prompts, new_tokens):
                 continue
             gguf = os.path.join(tmp, f"12b-{f}.gguf")
             print(f"performance: exporting the 12B as a {f.upper()} GGUF", file=sys.stderr)
-            run([g4ref, "export-gguf", "--model", model, "--type", f, "--out", gguf])
+            run([g4ref, "export-gguf", "--model", model, "--type", f, "--out", gguf] + tokenizer)
             size = os.path.getsize(gguf)
             print(f"performance: llama.cpp (llama-server) on the 12B {f.upper()} GGUF ({size / 1e9:.1f} GB)",
                   file=sys.stderr)
@@ -365,6 +378,8 @@ def write_report(data, out_dir):
               " | ".join("%.2f" % l[n]["decode_tokens_per_second"] for n in n12) + " | " +
               ", ".join("%d" % l[n].get("major_page_faults", 0) for n in n12) + " |")
         w("")
+        if "tokenizer" in lc:
+            w("- Tokenizer of the GGUFs: %s." % lc["tokenizer"])
         for f, why in lc["not_run"].items():
             w("- llama.cpp on the %s GGUF: not run, %s." % (f.upper(), why))
         if "bf16" in lc["formats"]:
@@ -439,6 +454,9 @@ def main():
     ap.add_argument("--llamacpp-12b", metavar="MODEL",
                     help="also run llama.cpp on this 12B checkpoint (the one benched in --add-12b, whose prompt ids "
                          "it reuses; needs --g4ref for export-gguf)")
+    ap.add_argument("--llamacpp-12b-formats", default=",".join(FORMATS),
+                    help="the GGUF types --llamacpp-12b runs, comma-separated (default: all; F32 is skipped anyway "
+                         "where it would not fit in memory)")
     ap.add_argument("--gguf-dir", default=None,
                     help="where the 12B GGUFs are written, one at a time (default: the temporary folder)")
     args = ap.parse_args()

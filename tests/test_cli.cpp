@@ -3,10 +3,12 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include <nlohmann/json.hpp>
 
+#include "io/gguf.h"
 #include "test_helpers.h"
 
 namespace g4ref {
@@ -172,6 +174,62 @@ TEST(Cli, VideoPromptRendersThirtyTwoStampedFrames) {
   for (size_t p = r.find("<|video|>"); p != std::string::npos; p = r.find("<|video|>", p + 1)) ++placeholders;
   EXPECT_EQ(placeholders, 32u * 60u);
   EXPECT_NE(r.find("<image|> 00:00 <|image>"), std::string::npos) << "frames joined by one space";
+}
+
+// export-gguf --tokenizer: a checkpoint without a tokenizer of its own (as the 12b synth preset writes it) takes one
+// from elsewhere. Here a small-preset checkpoint (vocabulary 8192) stripped of its tokenizer files gets the tiny
+// preset's (1024 pieces): without --tokenizer the export fails naming the directory and writes nothing; with it,
+// ids 0-1023 carry the tiny tokenizer's pieces in order and 1024-8191 are unused [PADn] pieces, so every row of the
+// embedding table has a token, as llama.cpp requires.
+TEST(Cli, ExportGgufTakesATokenizerFromElsewhere) {
+  namespace fs = std::filesystem;
+  testing::TempDir d("export_tokenizer");
+  std::string out;
+  ASSERT_EQ(testing::run_command(g4ref_cmd("synth --preset small --seed 2 --out " + (d / "small")), &out), 0) << out;
+  for (const char* f : {"tokenizer.json", "tokenizer.model", "tokenizer_config.json"}) fs::remove(fs::path(d / "small") / f);
+  EXPECT_NE(testing::run_command(g4ref_cmd("export-gguf --model " + (d / "small") + " --out " + (d / "a.gguf") +
+                                           " --type q8_0 2>&1"),
+                                 &out),
+            0);
+  EXPECT_NE(out.find("neither tokenizer.json nor tokenizer.model"), std::string::npos) << out;
+  EXPECT_NE(out.find(d / "small"), std::string::npos) << out;
+  EXPECT_FALSE(fs::exists(d / "a.gguf"));
+  EXPECT_NE(testing::run_command(g4ref_cmd("export-gguf --model " + (d / "small") + " --out " + (d / "a.gguf") +
+                                           " --tokenizer " + (d / "missing") + " 2>&1"),
+                                 &out),
+            0);
+  EXPECT_NE(out.find("missing"), std::string::npos) << out;
+  const std::string tiny = testing::tiny_checkpoint();
+  ASSERT_EQ(testing::run_command(g4ref_cmd("export-gguf --model " + (d / "small") + " --out " + (d / "a.gguf") +
+                                           " --type q8_0 --tokenizer " + tiny + " 2>&1"),
+                                 &out),
+            0)
+      << out;
+  const nlohmann::json tok = nlohmann::json::parse(std::ifstream(tiny + "/tokenizer.json"));
+  std::vector<std::string> tiny_pieces(1024);
+  for (const auto& [piece, id] : tok["model"]["vocab"].items()) {
+    if (id.get<int>() < 1024) tiny_pieces[static_cast<size_t>(id.get<int>())] = piece;
+  }
+  for (const auto& t : tok["added_tokens"]) {
+    if (t["id"].get<int>() < 1024) tiny_pieces[static_cast<size_t>(t["id"].get<int>())] = t["content"];
+  }
+  const auto f = GgufFile::open(d / "a.gguf");
+  const GgufArray& tokens = f->get_array("tokenizer.ggml.tokens");
+  const GgufArray& types = f->get_array("tokenizer.ggml.token_type");
+  ASSERT_EQ(tokens.items.size(), 8192u);
+  ASSERT_EQ(types.items.size(), 8192u);
+  for (size_t id = 0; id < 8192; ++id) {
+    const std::string piece = std::get<std::string>(tokens.items[id]);
+    if (id < 1024) {
+      ASSERT_FALSE(tiny_pieces[id].empty()) << id;
+      ASSERT_EQ(piece, tiny_pieces[id]) << id;
+      ASSERT_NE(std::get<int32_t>(types.items[id]), 5) << id;
+    } else {
+      ASSERT_EQ(piece, "[PAD" + std::to_string(id) + "]");
+      ASSERT_EQ(std::get<int32_t>(types.items[id]), 5) << id;  // llama.cpp's LLAMA_TOKEN_TYPE_UNUSED
+    }
+  }
+  EXPECT_EQ(f->find_tensor("token_embd.weight")->ne[1], 8192);
 }
 
 }  // namespace

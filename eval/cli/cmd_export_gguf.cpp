@@ -20,6 +20,7 @@ struct ExportGgufArgs {
   std::string type = "bf16";
   std::string mmproj;
   std::string mmproj_type;
+  std::string tokenizer;
   bool json = false;
 };
 
@@ -33,6 +34,11 @@ void add_export_gguf_command(CLI::App& app) {
   cmd->add_option("--type", args->type,
                   "type of the 2-D weights: f32, f16, bf16, q8_0, q4_0, q4_k, q6_k (norms stay f32; rows that are not "
                   "whole blocks fall back: q4_k -> q4_0, q6_k -> q8_0, then f16)");
+  cmd->add_option("--tokenizer", args->tokenizer,
+                  "tokenizer.json, tokenizer.model or a directory holding one (default: --model). One with fewer "
+                  "pieces than the model's vocabulary fills the rest with unused [PADn] pieces: the 12b synth preset "
+                  "has no tokenizer of its own, and a small preset's lends it one")
+      ->check(CLI::ExistingPath);
   cmd->add_option("--mmproj", args->mmproj,
                   "also write the vision and audio projector as llama.cpp's mmproj GGUF (clip: gemma4uv + gemma4ua)");
   cmd->add_option("--mmproj-type", args->mmproj_type,
@@ -44,7 +50,7 @@ void add_export_gguf_command(CLI::App& app) {
     const GgmlType mm_type = args->mmproj_type.empty() ? default_mmproj_type(type) : parse_mmproj_type(args->mmproj_type);
     if (!args->mmproj.empty() && args->mmproj == args->out) fail("--mmproj", "must name another file than --out");
     auto model = Model::load(args->model);
-    export_text_gguf(*model, args->model, type, args->out);
+    export_text_gguf(*model, args->tokenizer.empty() ? args->model : args->tokenizer, type, args->out);
     if (!args->mmproj.empty()) export_mmproj_gguf(*model, mm_type, args->mmproj);
     auto f = GgufFile::open(args->out);
     nlohmann::json mm = nullptr;
