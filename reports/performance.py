@@ -324,8 +324,10 @@ def write_report(data, out_dir):
         cc = b["ceilings"]
         w("## The full-shape 12B (`g4ref synth --preset 12b`, bf16 safetensors, %s)" % title)
         w("")
-        w("`%s` — ceilings of that run: GEMM float64 %.1f, float32 %.1f GFLOP/s, read %.1f GB/s." %
-          (b.get("command", "g4ref bench"), cc["gemm_f64_gflops"], cc["gemm_f32_gflops"], cc["read_gbps"]))
+        w("`%s` — ceilings of that run: GEMM float64 %.1f, float32 %.1f GFLOP/s, read %.1f GB/s%s." %
+          (b.get("command", "g4ref bench"), cc["gemm_f64_gflops"], cc["gemm_f32_gflops"], cc["read_gbps"],
+           " (the higher of the readings before and after the runs: read %.1f and %.1f GB/s)" % (
+               b["ceilings_before"]["read_gbps"], b["ceilings_after"]["read_gbps"]) if "ceilings_after" in b else ""))
         w("")
         w("| precision | prompt | prefill s | prefill tokens/s | GFLOP/s | share of GEMM ceiling | decode s/token | "
           "decode share of read bandwidth | major page faults (prefill / decode) |")
@@ -391,6 +393,20 @@ def write_report(data, out_dir):
                 w("- Reference `f32` / llama.cpp BF16 (the same bf16 weights): prefill %s; decode %s." % (
                     ", ".join("%.2fx at %d" % (x, n) for x, n in zip(pre, n12)),
                     ", ".join("%.2fx after %d" % (x, n) for x, n in zip(dec, n12))))
+        # Decode reads every weight once per token (the output head is the tied embedding table, read whole), so a
+        # GGUF's size times llama.cpp's decode rate is the bandwidth it drew: a yardstick for the read ceiling,
+        # which this kind of machine measures differently from run to run.
+        drawn = {f: [lc["formats"][f]["gguf_bytes"] * x["decode_tokens_per_second"] / 1e9
+                     for x in lc["formats"][f]["runs"]] for f in lc["formats"]}
+        if drawn:
+            ref = {prec: [r["decode"]["gbps"] for r in b["runs"] if r["precision"] == prec] for prec in ("exact", "f32")}
+            w("- Bandwidth drawn by decode (llama.cpp: GGUF size × decode tokens/s; the reference: bytes its products "
+              "read per token × tokens/s): llama.cpp %s; the reference %s; the "
+              "12B bench's read ceiling %.1f GB/s. On a shared machine the ceiling moves between readings, so "
+              "llama.cpp's figures, taken after the reference's, are another measure of what memory gave." % (
+                  "; ".join("%s %s GB/s" % (f.upper(), ", ".join("%.1f" % g for g in v)) for f, v in drawn.items()),
+                  "; ".join("%s %s GB/s" % (p, ", ".join("%.1f" % g for g in v)) for p, v in ref.items() if v),
+                  b["ceilings"]["read_gbps"]))
         w("- Major page faults count pages read from disk during the timed requests (llama-server's own counter "
           "from /proc, the reference's from `g4ref bench`): a run with many of them measured the disk as well.")
         w("")

@@ -62,8 +62,21 @@ TEST(Cli, BenchCountsTheFlopsOfTheConfigAndReportsRatios) {
   for (const char* k : {"gemm_f64_gflops", "gemm_f32_gflops", "read_gbps", "triad_gbps"}) {
     EXPECT_GT(c[k].get<double>(), 0.0) << k;
   }
+  // Measured before and after the runs; the ratios are against the higher reading of each ceiling.
+  for (const char* k : {"gemm_f64_gflops", "gemm_f32_gflops", "read_gbps", "triad_gbps"}) {
+    EXPECT_DOUBLE_EQ(c[k].get<double>(),
+                     std::max(j["ceilings_before"][k].get<double>(), j["ceilings_after"][k].get<double>()))
+        << k;
+  }
   ASSERT_EQ(j["runs"].size(), 4u);
   for (const nlohmann::json& r : j["runs"]) {
+    const nlohmann::json& d = r["decode"];
+    EXPECT_NEAR(d["ratio_to_ceiling"].get<double>(),
+                d["gbps"].get<double>() / c["read_gbps"].get<double>(), 1e-12);
+    EXPECT_NEAR(r["prefill"]["ratio_to_ceiling"].get<double>(),
+                r["prefill"]["gflops"].get<double>() /
+                    c[r["precision"] == "exact" ? "gemm_f64_gflops" : "gemm_f32_gflops"].get<double>(),
+                1e-12);
     const int64_t n = r["prompt_tokens"].get<int64_t>();
     const double expected = 638976.0 * n + 4096.0 * n * n + 131072.0;
     EXPECT_DOUBLE_EQ(r["prefill"]["matmul_gflop"].get<double>() * 1e9, expected) << r["precision"] << " n=" << n;
