@@ -122,6 +122,14 @@ constexpr int64_t kPrefetchAhead = 1024;
 // compilers' own vectorization of the portable loop below gathers the rows into wide registers with shuffles that
 // cost more than the arithmetic. acc[r][l] and the loop bounds are exactly the portable loop's, so the result is the
 // same bit for bit in every build (tests/test_layers.cpp writes the order out and checks it).
+#if defined(__AVX2__)
+// Eight stored bf16 values at P (any alignment) as floats: widened to 32 bits and shifted into the high half.
+inline __m256 bf16x8_as_float(const unaligned_u16* p) {
+  const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(b), 16));
+}
+#endif
+
 #if defined(__AVX512F__)
 template <int64_t R>
 void one_row_steps(const double* a, const unaligned_u16* bits, int64_t k, int64_t full, int64_t stored,
@@ -137,9 +145,8 @@ void one_row_steps(const double* a, const unaligned_u16* bits, int64_t k, int64_
       const int64_t ahead = r * k + i + kPrefetchAhead;  // past the matrix's last element: nothing to ask for
       if (ahead < stored) _mm_prefetch(reinterpret_cast<const char*>(bits + ahead), _MM_HINT_T1);
       for (int q = 0; q < 4; ++q) {
-        const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bits + r * k + i + 8 * q));
-        const __m256 f = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(b), 16));
-        sum[r][q] = _mm512_add_pd(sum[r][q], _mm512_mul_pd(x[q], _mm512_cvtps_pd(f)));
+        const __m512d wq = _mm512_cvtps_pd(bf16x8_as_float(bits + r * k + i + 8 * q));
+        sum[r][q] = _mm512_add_pd(sum[r][q], _mm512_mul_pd(x[q], wq));
       }
     }
   }
@@ -158,9 +165,7 @@ void one_row_steps(const float* a, const unaligned_u16* bits, int64_t k, int64_t
   for (int64_t i = 0; i < full; i += 8) {
     const __m256 x = _mm256_loadu_ps(a + i);
     for (int64_t r = 0; r < R; ++r) {
-      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(bits + r * k + i));
-      const __m256 w = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(b), 16));
-      sum[r] = _mm256_add_ps(sum[r], _mm256_mul_ps(x, w));
+      sum[r] = _mm256_add_ps(sum[r], _mm256_mul_ps(x, bf16x8_as_float(bits + r * k + i)));
     }
   }
   for (int64_t r = 0; r < R; ++r) _mm256_storeu_ps(acc[r], sum[r]);
