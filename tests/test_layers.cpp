@@ -456,7 +456,7 @@ TEST(Matmul, FewRowPathMatchesALongDoubleSumAtAnyAlignment) {
   std::mt19937 gen(5);
   std::uniform_real_distribution<float> dist(-1, 1);
   // k not a multiple of 8, 16 or 32; m past one column block, and its last block (45 rows) not a multiple of the
-  // rows the one-row path takes at once (8 in float, 4 in float64)
+  // rows the one-row path takes at once (8 in float, 6 then 4 in float64)
   const int k = 3843, m = 301;
   std::vector<uint16_t> bits(static_cast<size_t>(m) * k);
   for (auto& b : bits) b = float_to_bf16_bits(dist(gen));

@@ -105,15 +105,18 @@ float bf16_value(uint16_t bits) {
 
 // Weight rows one_row_bf16 takes side by side: their partial sums stay in registers together, so each step issues
 // several independent loads and multiply-adds, and the hardware prefetchers follow several streams at once instead
-// of waiting on one row's. Float takes eight (eight 8-wide sums: a full register file in AVX2), float64 four (sixteen
-// 8-wide sums in AVX-512). A 1 GB bf16 matrix against one activation row, 2 threads, 2-core EPYC (read ceiling
-// 32.9 GB/s in the same run): float 25.8 GB/s with four rows, 29.9 with eight; float64 24.0 with four, 19.3 with two.
+// of waiting on one row's. Float takes eight (eight 8-wide sums: a full register file in AVX2), float64 six
+// (twenty-four 8-wide sums, with the four activation and four weight vectors all thirty-two AVX-512 registers).
+// A 1 GB bf16 matrix against one activation row, 2 threads, 2-core EPYC: float 25.8 GB/s with four rows, 29.9 with
+// eight (read ceiling 32.9 GB/s in the same run); float64 27.5 with two, 30.0 with four, 31.9 with six (read
+// ceiling 35.4 GB/s).
 template <class T>
-constexpr int64_t kRowsAtOnce = std::is_same_v<T, double> ? 4 : 8;
+constexpr int64_t kRowsAtOnce = std::is_same_v<T, double> ? 6 : 8;
 
 // How far ahead of each row the float64 kernel asks for the weights (bf16 elements; 2 KB), into the second-level
 // cache: one core's demand loads alone do not keep enough of memory's latency in flight for the float64 arithmetic
-// to overlap it (same matrix: 24.0 -> 27.3 GB/s; 1 KB ahead 26.4, 4 KB 22.6). Float gains nothing from it (29.9 -> 30.0).
+// to overlap it (same matrix, four rows: 25.8 GB/s without, 27.3 at 512 elements, 30.0 at 1024, 27.3 at 2048;
+// into the first-level cache 26.3). Float gains nothing from it (29.9 -> 30.0).
 constexpr int64_t kPrefetchAhead = 1024;
 
 // The steps of one_row_bf16 written with vector instructions, in the same arithmetic: the bf16 bits shifted into
@@ -131,27 +134,54 @@ inline __m256 bf16x8_as_float(const unaligned_u16* p) {
 #endif
 
 #if defined(__AVX512F__)
+// The float64 steps read sixteen bf16 values with one load and split them without moving any across the register:
+// the even-numbered ones shifted into the high half of each 32-bit pair, the odd-numbered ones already there with
+// the low half cleared, each eight then widened to float64. That spares the widening loads and shifts of eight at a
+// time (same matrix, four rows: 27.7 -> 29.4 GB/s; in the third-level cache 36.4 -> 42.4 GB/s). Lane l of register
+// q then holds element kStepElement[q][l] of each 32-element block, and the activations are laid out to match
+// (arrange_activations); the partial sums go back to their elements' places at the end, so each still sums the
+// elements it sums in the portable loop, in the same order.
+constexpr int kStepElement(int q, int l) { return 16 * (q / 2) + 2 * l + q % 2; }
+
+// A's first FULL elements in the order the float64 steps read them: each 32-element block as its even-numbered
+// elements of the first sixteen, the odd-numbered ones, then the same for the second sixteen.
+void arrange_activations(const double* a, int64_t full, double* out) {
+  for (int64_t i = 0; i < full; i += 32) {
+    for (int q = 0; q < 4; ++q) {
+      for (int l = 0; l < 8; ++l) out[i + 8 * q + l] = a[i + kStepElement(q, l)];
+    }
+  }
+}
+
 template <int64_t R>
-void one_row_steps(const double* a, const unaligned_u16* bits, int64_t k, int64_t full, int64_t stored,
+void one_row_steps(const double* arranged, const unaligned_u16* bits, int64_t k, int64_t full, int64_t stored,
                    double (&acc)[R][32]) {
+  const __m256i high_half = _mm256_set1_epi32(static_cast<int>(0xFFFF0000u));
   __m512d sum[R][4];
   for (int64_t r = 0; r < R; ++r) {
     for (int q = 0; q < 4; ++q) sum[r][q] = _mm512_setzero_pd();
   }
   for (int64_t i = 0; i < full; i += 32) {
     __m512d x[4];
-    for (int q = 0; q < 4; ++q) x[q] = _mm512_loadu_pd(a + i + 8 * q);
+    for (int q = 0; q < 4; ++q) x[q] = _mm512_loadu_pd(arranged + i + 8 * q);
     for (int64_t r = 0; r < R; ++r) {
       const int64_t ahead = r * k + i + kPrefetchAhead;  // past the matrix's last element: nothing to ask for
       if (ahead < stored) _mm_prefetch(reinterpret_cast<const char*>(bits + ahead), _MM_HINT_T1);
-      for (int q = 0; q < 4; ++q) {
-        const __m512d wq = _mm512_cvtps_pd(bf16x8_as_float(bits + r * k + i + 8 * q));
-        sum[r][q] = _mm512_add_pd(sum[r][q], _mm512_mul_pd(x[q], wq));
+      __m512d wq[4];
+      for (int h = 0; h < 2; ++h) {
+        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(bits + r * k + i + 16 * h));
+        wq[2 * h] = _mm512_cvtps_pd(_mm256_castsi256_ps(_mm256_slli_epi32(v, 16)));
+        wq[2 * h + 1] = _mm512_cvtps_pd(_mm256_castsi256_ps(_mm256_and_si256(v, high_half)));
       }
+      for (int q = 0; q < 4; ++q) sum[r][q] = _mm512_add_pd(sum[r][q], _mm512_mul_pd(x[q], wq[q]));
     }
   }
   for (int64_t r = 0; r < R; ++r) {
-    for (int q = 0; q < 4; ++q) _mm512_storeu_pd(acc[r] + 8 * q, sum[r][q]);
+    for (int q = 0; q < 4; ++q) {
+      alignas(64) double lanes[8];
+      _mm512_store_pd(lanes, sum[r][q]);
+      for (int l = 0; l < 8; ++l) acc[r][kStepElement(q, l)] = lanes[l];
+    }
   }
 }
 #endif
@@ -183,14 +213,24 @@ constexpr bool kVectorSteps =
     false;
 #endif
 
+// Whether one_row_steps reads the activations rearranged (arrange_activations) rather than as they are.
+template <class T>
+constexpr bool kArrangedSteps =
+#if defined(__AVX512F__)
+    std::is_same_v<T, double>;
+#else
+    false;
+#endif
+
 // y(0, j + r) = x.row(0) · W.row(j + r), r < R, of a bf16 weight, for one activation row: each element is converted
 // where it is multiplied, with no buffer between (one pass over the weight bytes). Every row keeps its own kLanes
 // partial sums in dot_fixed_order's order, so a row's result is the same whichever rows share its pass.
 // The weights' finiteness is tested on the result: a non-finite weight times anything is ±inf or NaN, and no sum or
 // pairwise combination turns those finite again, so only a row whose result is not finite can hold one; that row is
 // then checked element by element (a finite row whose sum overflowed passes, as it would element by element).
+// STEPS_A: the activations as one_row_steps reads them (arranged where kArrangedSteps, else x's row itself).
 template <class T, int64_t R>
-void one_row_bf16(const Mat<T>& x, const MatrixView& w, int64_t j, Mat<T>& y) {
+void one_row_bf16(const Mat<T>& x, const T* steps_a, const MatrixView& w, int64_t j, Mat<T>& y) {
   constexpr int64_t L = kLanes<T>;
   const int64_t k = w.cols;
   const auto* bits = reinterpret_cast<const unaligned_u16*>(w.data + j * k * 2);  // row j + r at bits + r * k
@@ -198,7 +238,7 @@ void one_row_bf16(const Mat<T>& x, const MatrixView& w, int64_t j, Mat<T>& y) {
   T acc[R][L] = {};
   const int64_t full = k / L * L;
   if constexpr (kVectorSteps<T>) {
-    one_row_steps<R>(a, bits, k, full, (w.rows - j) * k, acc);  // elements from row j to the matrix's end
+    one_row_steps<R>(steps_a, bits, k, full, (w.rows - j) * k, acc);  // elements from row j to the matrix's end
   } else {
     for (int64_t i = 0; i < full; i += L) {
       for (int64_t r = 0; r < R; ++r) {
@@ -347,6 +387,18 @@ Mat<T> matmul_nt(const Mat<T>& x, const MatrixView& w, const Vec<T>* bias) {
                       : static_cast<size_t>(m * w.cols) * dtype_size(w.dtype));
   }
 
+  // A decode step's activations as the vector steps of one_row_bf16 read them, laid out once for every weight row.
+  const T* steps_a = x.data();
+  std::vector<T> arranged;
+  if constexpr (kArrangedSteps<T>) {
+    if (n == 1 && w.dtype == DType::BF16 && !w.quantized()) {
+      const int64_t full = w.cols / kLanes<T> * kLanes<T>;
+      arranged.resize(static_cast<size_t>(full));
+      arrange_activations(x.data(), full, arranged.data());
+      steps_a = arranged.data();
+    }
+  }
+
   // An exception must not leave an OpenMP region: the one of the lowest block is kept (the same whatever the
   // thread count) and rethrown after it.
   std::exception_ptr error;
@@ -375,8 +427,11 @@ Mat<T> matmul_nt(const Mat<T>& x, const MatrixView& w, const Vec<T>* bias) {
           if (w.dtype == DType::BF16 && !w.quantized()) {
             if (n == 1) {
               int64_t j = 0;
-              for (; j + kRowsAtOnce<T> <= nj; j += kRowsAtOnce<T>) one_row_bf16<T, kRowsAtOnce<T>>(x, w, j0 + j, y);
-              for (; j < nj; ++j) one_row_bf16<T, 1>(x, w, j0 + j, y);
+              for (; j + kRowsAtOnce<T> <= nj; j += kRowsAtOnce<T>) {
+                one_row_bf16<T, kRowsAtOnce<T>>(x, steps_a, w, j0 + j, y);
+              }
+              for (; j + 4 <= nj; j += 4) one_row_bf16<T, 4>(x, steps_a, w, j0 + j, y);
+              for (; j < nj; ++j) one_row_bf16<T, 1>(x, steps_a, w, j0 + j, y);
             } else {
               for (int64_t j = 0; j < nj; ++j) few_rows_bf16(x, w, j0 + j, y);
             }
