@@ -124,8 +124,15 @@ Mat<typename P::T> attention(const Mat<typename P::T>& x, const LayerWeights& w,
       }
       for (int64_t j = 0; j < m; ++j) s(i, j) = P::round(s(i, j) / sum);
     }
-    const Mat<T> vt = vh.transpose();
-    Mat<T> oh = matmul_nt<T>(s, vt);
+    // O = P·V straight from the cache's [m, D] rows (Eigen's product, on this head's thread): transposing V into
+    // a [D, m] copy for matmul_nt first moved each head's whole cache through memory once more per call, and made
+    // a decode step's attention several times slower than its arithmetic at a long context.
+    Mat<T> oh(n, D);
+    oh.noalias() = s * vh;
+    if (StageProfile* profile = active_profile()) {  // counted as matmul_nt counts its products
+      profile->matmul_flops += 2 * n * m * D;
+      profile->operand_bytes += m * D * static_cast<int64_t>(sizeof(T));
+    }
     round_all<P>(oh);
     o.middleCols(int64_t(h) * D, D) = oh;
    } catch (...) {
