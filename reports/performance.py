@@ -478,6 +478,7 @@ def main():
     args = ap.parse_args()
     if args.llamacpp_12b and not (args.add_12b and args.g4ref):
         ap.error("--llamacpp-12b needs --add-12b (the 12B bench whose prompts it reuses) and --g4ref")
+    os.makedirs(args.out, exist_ok=True)
     if args.from_json:
         data = json.load(open(args.from_json))
     elif args.g4ref:
