@@ -430,6 +430,7 @@ Mat<T> matmul_nt(const Mat<T>& x, const MatrixView& w, const Vec<T>* bias) {
               for (; j + kRowsAtOnce<T> <= nj; j += kRowsAtOnce<T>) {
                 one_row_bf16<T, kRowsAtOnce<T>>(x, steps_a, w, j0 + j, y);
               }
+              // A block's remainder (256 = 42 · 6 + 4 in float64) four at a time, then one by one.
               for (; j + 4 <= nj; j += 4) one_row_bf16<T, 4>(x, steps_a, w, j0 + j, y);
               for (; j < nj; ++j) one_row_bf16<T, 1>(x, steps_a, w, j0 + j, y);
             } else {
