@@ -126,6 +126,35 @@ TEST(MemoryModel, KvCacheByHand) {
   EXPECT_EQ(kv_short[1].cells, 512);
 }
 
+// The reference's activations at a 32,768-token exact prompt, by hand from layers/attention.h and spec §1.2
+// (hidden 3840, 16 heads; sliding layers 8 KV heads of 256, full layers 1 KV head of 512; MLP 15360). Float64
+// values per token: sliding attention 2·3840 + 3·16·256 + 4·8·256 = 28160, plus per thread one head's scores and
+// its queries and output, m + 2·256; full attention 2·3840 + 3·16·512 + 4·512 = 34304, plus m + 2·512 per thread;
+// the MLP 5·3840 + 3·15360 = 65280. At n = m = 32768 with one thread the full layer is the largest (68096 values
+// per token), plus the n·m mask bytes and the last row's logits (262144 + 3840 values); each further thread adds
+// one more head's n·(m + 1024) values.
+TEST(MemoryModel, ReferenceActivationsByHandPerThread) {
+  const Arch a = preset_12b();
+  WeightsChoice wc;
+  Request r;
+  r.context = 32768;
+  r.precision = "exact";
+  auto activations = [&](int threads) {
+    r.threads = threads;
+    for (const Item& it : reference_breakdown(a, wc, r).items) {
+      if (it.name.rfind("activations", 0) == 0) return it.bytes;
+    }
+    ADD_FAILURE() << "no activations item";
+    return uint64_t(0);
+  };
+  const uint64_t n = 32768;
+  EXPECT_EQ(activations(1), n * 68096 * 8 + n * n + (262144 + 3840) * 8);
+  EXPECT_EQ(activations(2) - activations(1), n * (n + 1024) * 8);
+  // A short prompt: the MLP's live set is the largest (65280 values per token against 34304 + 16 + 1024).
+  r.context = 16;
+  EXPECT_EQ(activations(2), 16ull * 65280 * 8 + (262144 + 3840) * 8);
+}
+
 // The family's parameter counts from their published configs against the published totals (model card).
 TEST(MemoryModel, FamilyParameterCounts) {
   const std::string cfg = std::string(G4REF_SOURCE_DIR) + "/eval/memory/configs/";

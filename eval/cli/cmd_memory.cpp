@@ -1,6 +1,7 @@
 // g4ref memory: the analytic memory model (eval/memory/memory_model.h) of a checkpoint, a GGUF, a config or the
 // 12B preset for one engine and context; `memory measure` runs an engine and records its peak resident memory;
 // `memory family` tabulates the Gemma 4 family.
+#include <omp.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -41,6 +42,7 @@ struct MemoryArgs {
   std::string precision = "exact";
   int64_t prompt_tokens = -1;
   int64_t evaluated_tokens = -1;
+  int threads = 0;
   bool no_baseline = false;
   bool json = false;
 };
@@ -132,6 +134,8 @@ Request request_of(const MemoryArgs& a) {
   r.precision = a.precision;
   r.prompt_tokens = a.prompt_tokens;
   r.evaluated_tokens = a.evaluated_tokens;
+  if (a.threads < 0) fail("--threads", "must be 0 (as the reference would run here) or positive");
+  r.threads = a.threads > 0 ? a.threads : omp_get_max_threads();
   if (r.context <= 0) fail("--context", "must be positive");
   if (r.batch <= 0) fail("--batch", "must be positive");
   if (r.kv_type == GgmlType::I8 && a.engine == "llamacpp") fail("--kv-type", "i8 is not a llama.cpp cache type");
@@ -210,6 +214,7 @@ void add_model_options(CLI::App* cmd, MemoryArgs& a) {
   cmd->add_option("--precision", a.precision, "the reference's precision: exact (float64), f32 or bf16");
   cmd->add_option("--prompt-tokens", a.prompt_tokens, "reference: tokens of the one prefill call (default: --context)");
   cmd->add_option("--evaluated-tokens", a.evaluated_tokens, "llama.cpp: tokens evaluated (compute pages touched; default: --batch)");
+  cmd->add_option("--threads", a.threads, "reference: threads of the run (attention keeps one head group's scores per thread; default 0: as the reference would run here, OMP_NUM_THREADS or every core)");
   cmd->add_flag("--no-baseline", a.no_baseline, "leave out the measured process baseline (eval/memory/baselines.json)");
   cmd->add_flag("--json", a.json, "machine-readable output");
 }
@@ -293,6 +298,8 @@ nlohmann::json run_measure(const MeasureArgs& m) {
     }
   }
   j["weights"] = weights;
+  // The reference's threads (the child inherits OMP_NUM_THREADS): the model's attention scratch depends on them.
+  if (m.engine == "reference") j["threads"] = m.threads > 0 ? m.threads : omp_get_max_threads();
   if (m.engine == "llamacpp") {
     try {
       const auto out = nlohmann::json::parse(p.stdout_text.substr(p.stdout_text.find('{')));

@@ -466,13 +466,26 @@ Breakdown reference_breakdown(const Arch& a, const WeightsChoice& wc, const Requ
   b.items.push_back({"KV cache (" + std::string(r.precision == "exact" ? "float64" : "float32") + ")", kv_total(b.kv), false,
                      true, "forward/kv_cache.h"});
   // The largest set of activation matrices alive at once in one layer (layers/attention.h, mlp.h, decoder_layer.h):
-  // attention: h_in, x, q, q_normed, o (n×16·D), k_raw, v_raw, k_normed, v_normed, one head's scores s (n×m) and the
-  // allowed mask (n×m bytes); MLP: h_in, x, attn, h, m (n×H) with gate, up and act (n×I).
+  // attention: h_in, x, q, q_normed, o (n×16·D), k_raw, v_raw, k_normed, v_normed and the allowed mask (n×m bytes);
+  // then per head group in flight its queries qh, scores s and output oh (together·n rows of D, m and D values).
+  // The groups run on the OpenMP threads, so min(threads, groups) of them are alive at once. A group is one head
+  // for a prompt and up to eight heads of one KV head for a decode step (n = 1). K and V are read in place from the
+  // cache (no transposed copy).
   const int64_t m = ctx;
+  const int64_t threads = std::max(1, r.threads);
   int64_t attn_peak = 0;
   for (int l = 0; l < a.layers; ++l) {
     const int64_t D = a.layer_head_dim(l), kv = a.layer_kv_heads(l);
-    const int64_t e = 2 * n * a.hidden + 3 * n * a.heads * D + 4 * n * kv * D + n * m + 2 * n * D + D * m;
+    const int64_t group = a.heads / kv;
+    int64_t together = 1;
+    for (int64_t t = n == 1 ? std::min<int64_t>(group, 8) : 1; t >= 1; --t) {
+      if (group % t == 0) {
+        together = t;
+        break;
+      }
+    }
+    const int64_t in_flight = std::min(threads, int64_t(a.heads) / together);
+    const int64_t e = 2 * n * a.hidden + 3 * n * a.heads * D + 4 * n * kv * D + in_flight * together * n * (m + 2 * D);
     attn_peak = std::max(attn_peak, e * T + n * m);
   }
   int64_t I = a.intermediate * (a.double_wide_mlp && a.kv_shared_layers > 0 ? 2 : 1);
@@ -498,6 +511,7 @@ Breakdown reference_breakdown(const Arch& a, const WeightsChoice& wc, const Requ
       "the prompt is one prefill call of n tokens: each sliding layer's cache holds all n tokens until later calls "
       "(trim erases but keeps capacity)",
       "activations: the largest set of matrices alive at once inside one layer, plus the last row's logits",
+      "attention: " + std::to_string(threads) + " thread(s), each with one head group's queries, scores and output",
       "the process baseline (runtime, libraries) is a measured item: eval/memory/baselines.json (`g4ref memory measure --engine reference --model TINY --tokens 1 --baseline`)"};
   return b;
 }

@@ -135,6 +135,7 @@ struct Request {
   std::string precision = "exact";  // the reference's precision
   int64_t prompt_tokens = -1;       // reference: tokens in the one prefill call (default: context)
   int64_t evaluated_tokens = -1;    // llama.cpp: tokens actually evaluated (compute pages touched); -1: context
+  int threads = 1;                  // reference: OpenMP threads (attention's head groups run side by side)
 };
 
 // The KV cache an ideal implementation needs: sliding layers the last window tokens, full layers every token,
