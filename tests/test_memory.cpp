@@ -203,5 +203,27 @@ TEST(ProcessSampler, SeesAChildsAnonymousMemory) {
   EXPECT_LT(p.anon_bytes, 300ull * 1024 * 1024);
 }
 
+// Peaks that do not coincide: python3 first reads a 96 MiB file through a mapping, unmaps it, then holds 200 MiB of
+// anonymous memory. The RSS peak is the second phase: its sample holds the anonymous memory and not the mapping.
+TEST(ProcessSampler, RecordsWhatTheRssPeakHeldAndWhenEachPeakCame) {
+  TempDir dir("sampler");
+  const std::string file = dir / "pages.bin";
+  const std::string script =
+      "import mmap, time\n"
+      "f = open('" + file + "', 'w+b'); f.write(b'x' * (96 << 20)); f.flush()\n"
+      "m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)\n"
+      "s = sum(m[i] for i in range(0, len(m), 4096)); time.sleep(0.3); m.close(); f.close()\n"
+      "b = bytearray(200 << 20); time.sleep(0.5)\n";
+  const ProcessPeak p = run_and_sample({"python3", "-c", script});
+  ASSERT_EQ(p.exit_code, 0) << p.stderr_tail;
+  EXPECT_GE(p.file_bytes, 96ull << 20);
+  EXPECT_GE(p.anon_bytes, 200ull << 20);
+  EXPECT_GE(p.anon_at_rss_peak, 200ull << 20);
+  EXPECT_LT(p.file_at_rss_peak, 64ull << 20);  // the mapping was gone by then
+  EXPECT_GT(p.anon_peak_seconds, p.file_peak_seconds);
+  EXPECT_GE(p.rss_peak_seconds, p.anon_peak_seconds);
+  EXPECT_LE(p.anon_at_rss_peak + p.file_at_rss_peak, p.rss_bytes);  // VmRSS also counts shared memory
+}
+
 }  // namespace
 }  // namespace g4ref

@@ -288,7 +288,10 @@ nlohmann::json run_measure(const MeasureArgs& m) {
   nlohmann::json j = {{"engine", m.engine}, {"model", fs::path(model).filename().string()}, {"context", m.context}, {"kv_type", m.kv_type},
                       {"tokens", m.tokens}, {"precision", m.precision}, {"flash_attn", m.flash_attn},
                       {"peak_anon_bytes", p.anon_bytes}, {"peak_file_bytes", p.file_bytes}, {"peak_rss_bytes", p.rss_bytes},
-                      {"vm_hwm_bytes", p.hwm_bytes}, {"seconds", p.seconds}, {"command", shown}};
+                      {"vm_hwm_bytes", p.hwm_bytes}, {"seconds", p.seconds}, {"command", shown},
+                      {"at_rss_peak", {{"anon_bytes", p.anon_at_rss_peak}, {"file_bytes", p.file_at_rss_peak},
+                                       {"seconds", p.rss_peak_seconds}}},
+                      {"anon_peak_seconds", p.anon_peak_seconds}, {"file_peak_seconds", p.file_peak_seconds}};
   // The storage format, for comparing with the model: a GGUF's most common 2-D type, else the checkpoint's bf16.
   std::string weights = "bf16";
   if (is_gguf(model)) {

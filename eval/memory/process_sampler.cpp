@@ -54,9 +54,12 @@ ProcessPeak run_and_sample(const std::vector<std::string>& argv, const std::stri
   for (;;) {
     const std::string s = slurp(status);
     // A zombie's status has no Rss lines: keep the peaks of the live samples.
-    p.anon_bytes = std::max(p.anon_bytes, proc_status_bytes(s, "RssAnon:"));
-    p.file_bytes = std::max(p.file_bytes, proc_status_bytes(s, "RssFile:"));
-    p.rss_bytes = std::max(p.rss_bytes, proc_status_bytes(s, "VmRSS:"));
+    const double t = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    const uint64_t anon = proc_status_bytes(s, "RssAnon:"), file = proc_status_bytes(s, "RssFile:");
+    const uint64_t rss = proc_status_bytes(s, "VmRSS:");
+    if (anon > p.anon_bytes) p.anon_bytes = anon, p.anon_peak_seconds = t;
+    if (file > p.file_bytes) p.file_bytes = file, p.file_peak_seconds = t;
+    if (rss > p.rss_bytes) p.rss_bytes = rss, p.anon_at_rss_peak = anon, p.file_at_rss_peak = file, p.rss_peak_seconds = t;
     p.hwm_bytes = std::max(p.hwm_bytes, proc_status_bytes(s, "VmHWM:"));
     const pid_t r = waitpid(pid, &wstatus, WNOHANG);
     if (r == pid) break;

@@ -14,6 +14,13 @@ struct ProcessPeak {
   uint64_t file_bytes = 0;     // peak RssFile
   uint64_t rss_bytes = 0;      // peak VmRSS seen by sampling
   uint64_t hwm_bytes = 0;      // VmHWM at the last sample (the kernel's own peak of VmRSS)
+  // The sample of the highest VmRSS: its anonymous and file-backed parts (the two peaks above need not coincide),
+  // and when each peak was first seen, in seconds from the start.
+  uint64_t anon_at_rss_peak = 0;
+  uint64_t file_at_rss_peak = 0;
+  double rss_peak_seconds = 0;
+  double anon_peak_seconds = 0;
+  double file_peak_seconds = 0;
   int exit_code = -1;
   double seconds = 0;
   std::string stdout_text;     // what the program printed (stdout)
