@@ -24,9 +24,13 @@ def model(g4ref, *args):
 
 
 def needed(j):
-    """Weights once plus everything else (KV, compute, output, activations, baseline): what the engine needs."""
-    rest = sum(i["bytes"] for i in j["items"] if not i["name"].startswith("weights:"))
-    return j["weights"]["text_bytes"] + j["weights"].get("projector_bytes", 0) * (j["engine"] != "llamacpp") + rest
+    """Weights once plus everything else (KV, compute, output, activations, baseline): what the engine needs. Where
+    the run has phases (the reference: layers, then logits), everything else is that of the larger phase."""
+    def rest(phase):
+        return sum(i["bytes"] for i in j["items"] if not i["name"].startswith("weights:")
+                   and (not i.get("phase") or i["phase"] == phase))
+    others = max(rest(p["name"]) for p in j["phases"]) if j.get("phases") else rest("")
+    return j["weights"]["text_bytes"] + j["weights"].get("projector_bytes", 0) * (j["engine"] != "llamacpp") + others
 
 
 def item(j, prefix):
@@ -89,10 +93,11 @@ def main():
     for prec in ["exact", "f32"]:
         pts = []
         for c in contexts[:4]:
-            j = model(g, "--preset", "12b", "--engine", "reference", "--weights", "bf16", "--context", str(c), "--precision", prec)
+            j = model(g, "--preset", "12b", "--engine", "reference", "--weights", "bf16", "--context", str(c), "--precision", prec,
+                      "--threads", "2")
             pts.append({"context": c, "resident": j["resident_bytes"], "allocated": j["total_bytes"], "needed": needed(j),
                         "kv": kv_bytes(j)})
-        series[f"reference bf16 {prec} (one prefill of the whole context)"] = pts
+        series[f"reference bf16 {prec} (one prefill of the whole context, 2 threads)"] = pts
     pts = []
     for c in contexts:
         j = model(g, "--preset", "12b", "--engine", "hf", "--context", str(c), "--batch", "1")
@@ -111,7 +116,7 @@ def main():
                                            "32768", "--kv-type", "f16", "--evaluated-tokens", "4"),
         "HF bf16, 32k": model(g, "--preset", "12b", "--engine", "hf", "--context", "32768", "--batch", "1"),
         "reference exact, 4k prompt": model(g, "--preset", "12b", "--engine", "reference", "--weights", "bf16", "--context",
-                                           "4096", "--precision", "exact"),
+                                           "4096", "--precision", "exact", "--threads", "2"),
         "1 image (280) + 30 s audio, llama.cpp Q4_0 32k": model(g, "--preset", "12b", "--engine", "llamacpp", "--weights", "q4_0",
                                                               "--context", "32768", "--kv-type", "q8_0", "--images", "1",
                                                               "--audio-seconds", "30", "--evaluated-tokens", "4"),
@@ -129,8 +134,10 @@ def main():
                 args = ["--preset", "12b", "--engine", "llamacpp", "--weights", m.get("weights", "q4_0"), "--context", str(m["context"]),
                         "--kv-type", m["kv_type"], "--evaluated-tokens", str(m["tokens"]), "--flash-attn", m["flash_attn"]]
             else:
+                # The threads the run used (rows measured before they were recorded ran 16-token prompts, where the
+                # per-thread attention scratch is under a kilobyte: one thread is assumed for them).
                 args = ["--preset", "12b", "--engine", "reference", "--weights", m.get("weights", "bf16"), "--context",
-                        str(m["tokens"]), "--precision", m["precision"]]
+                        str(m["tokens"]), "--precision", m["precision"], "--threads", str(m.get("threads", 1))]
             j = model(g, *args)
             meas.append({"measured": m, "model_command": "g4ref memory " + " ".join(args), "model": {
                 "resident": j["resident_bytes"], "anon": j["resident_anon_bytes"], "file": j["resident_file_bytes"],
@@ -142,9 +149,15 @@ def main():
     acc4 = model(g, "--preset", "12b", "--weights", "q4_0", "--context", "32768", "--kv-type", "q8_0", "--engine", "llamacpp",
                  "--evaluated-tokens", "4")
     ref = model(g, "--preset", "12b", "--weights", "q4_0", "--context", "16", "--engine", "reference", "--precision", "exact")
-    ref4k = model(g, "--preset", "12b", "--weights", "bf16", "--context", "4096", "--engine", "reference", "--precision", "exact")
+    ref4k = model(g, "--preset", "12b", "--weights", "bf16", "--context", "4096", "--engine", "reference", "--precision", "exact",
+                  "--threads", "2")
+    ref4k_q4 = model(g, "--preset", "12b", "--weights", "q4_0", "--context", "4096", "--engine", "reference", "--precision",
+                     "exact", "--threads", "2")
     R["acceptance"] = {"llamacpp_32k_q8_0": acc["resident_bytes"], "llamacpp_32k_q8_0_4_tokens": acc4["resident_bytes"],
-                       "reference_exact_q4_0_16_tokens": ref["resident_bytes"], "reference_exact_bf16_4k": ref4k["resident_bytes"]}
+                       "reference_exact_q4_0_16_tokens": ref["resident_bytes"], "reference_exact_bf16_4k": ref4k["resident_bytes"],
+                       "reference_exact_q4_0_4k": ref4k_q4["resident_bytes"],
+                       "reference_exact_q4_0_4k_anon": ref4k_q4["resident_anon_bytes"],
+                       "reference_exact_q4_0_4k_file": ref4k_q4["resident_file_bytes"]}
 
     with open(os.path.join(a.out, "memory.json"), "w") as f:
         json.dump(R, f, indent=1)
@@ -297,19 +310,27 @@ NOTES = """### Notes on the measurements
   exactly the model's figure with every V row padded to the widest layer (2048 values, where the full layers need 512):
   turning flash attention off costs 0.77 GB of cache at 32k. Its compute buffer (1161.51 MiB) is not covered by the
   model's flash-attention formula (reserved, not resident: the RSS comparison is unaffected).
-- **Reference, Q4_0 GGUF, exact, 16 tokens: +0.36 %.** File-backed: 6.727 GB modelled vs 6.736 GB measured (the GGUF
-  header is also read). Anonymous: the baseline (0.146 GB: the GGUF tokenizer and metadata, measured with a 1-token
-  prompt) dominates; the 16-token cache and activations (0.032 GB by the model) add less than the load-time peak, so
-  the measured peak (0.148 GB) is lower than the sum.
-- **Reference, f32 and bf16 precision, Q4_0 GGUF, 16 tokens: +0.67 %.** The baseline was measured with an exact
+- **Reference, Q4_0 GGUF, exact: -1.34 % at a 4,096-token prompt, -1.53 % at 1,024, +0.24 % at 16.** A run has two
+  phases whose live sets differ, and its peak RSS is the larger one, not their sum. During the layers only the
+  prompt's rows of the tied embedding are mapped; the logits then read all 0.566 GB of it as the output matrix, after
+  the layers' activations are freed. Measured: at 1,024 tokens the highest-RSS sample came at the logits, 12 s after
+  the anonymous peak in the last layer, and held 1.708 GB anonymous + 6.738 GB file-backed; at 4,096 tokens the peak
+  RSS (14.293 GB) is 0.56 GB below the separate anonymous and file-backed peaks added up (8.113 + 6.738), about the
+  embedding's unread rows. The model takes the larger phase: the layers at 4k (2.14 GB of activations against 0.55 GB
+  of unread embedding), the logits at 1k (0.53 against 0.56). What is left: the measured anonymous memory is 0.06 GB
+  (1k) and 0.19 GB (4k) above the layers phase's modelled anonymous part, and 0.12 GB above the logits phase's at
+  1k; no item accounts for it (the allocator's retained free blocks and the per-thread product buffers are
+  candidates, not measured). File-backed +0.011 GB: the GGUF header is read through the mapping too. At 16 tokens the
+  baseline (0.146 GB: the GGUF tokenizer and metadata, measured with a 1-token prompt) dominates the anonymous part.
+- **Reference, f32 and bf16 precision, Q4_0 GGUF, 16 tokens: +0.61 %.** The baseline was measured with an exact
   1-token run (0.146 GB anonymous); the f32 and bf16 runs peak at 0.108 GB anonymous in all, so the float64 load-time
   peak the baseline holds is about 0.04 GB larger than theirs, and the model is 0.05 GB high.
-- **Reference, bf16 safetensors, exact, 16 tokens: +43.7 % — the machine, not the model.** The mapped checkpoint is
+- **Reference, bf16 safetensors, exact, 16 tokens: +43.1 % — the machine, not the model.** The mapped checkpoint is
   23.95 GB and this machine has 23 GiB of RAM shared with other work: the kernel dropped mapped pages while the forward
   read them, so at most 16.68 GB were resident at once. The model states the resident size when memory allows.
-- **An exact 4k prompt on the 12B does not fit this machine**: the model gives 31.7 GB (23.9 weights, 5.6 float64 cache -
-  sliding layers keep the whole prefill -, 2.1 activations); the longest exact prompt measured is 16 tokens (120 s on
-  the Q4_0 GGUF, 197 s on the bf16 checkpoint, 2 shared cores).
+- **An exact 4k prompt on the bf16 checkpoint does not fit this machine**: the model gives 29.8 GB (21.9 GB of bf16
+  weights mapped during the layers, 5.6 float64 cache - sliding layers keep the whole prefill -, 2.1 activations);
+  on the Q4_0 GGUF the same prompt ran (above: 14.29 GB measured, 2,513 s on 2 cores).
 - **Assumptions** of each engine's figures are printed by `g4ref memory` (`--json`: "assumptions"). Hugging Face is a
   model only (no PyTorch measurement here).
 """
@@ -338,13 +359,23 @@ def write_markdown(R, path):
                  f"llama.cpp on the synthetic 12B Q4_0 GGUF at 32k, q8_0 cache, 4 tokens evaluated: **{gb(me)} GB**. "
                  f"Difference {100 * (A['llamacpp_32k_q8_0'] / me - 1):+.2f} % "
                  f"({100 * (A['llamacpp_32k_q8_0_4_tokens'] / me - 1):+.2f} % for the same evaluated tokens).")
-    if mref:
-        me = mref[0]["peak_rss_bytes"]
-        L.append(f"- Reference, exact: the longest prompt that ran is {mref[0]['tokens']} tokens (Q4_0 GGUF of the synthetic "
-                 f"12B, {mref[0]['seconds']:.0f} s on 2 shared cores): model **{gb(A['reference_exact_q4_0_16_tokens'])} GB**, "
-                 f"measured **{gb(me)} GB** ({100 * (A['reference_exact_q4_0_16_tokens'] / me - 1):+.2f} %). A 4k exact prompt "
-                 f"needs {gb(A['reference_exact_bf16_4k'], 2)} GB by the model (float64 cache and activations on top of the "
-                 "bf16 weights), more than this machine's 23 GiB: not run.")
+    # The reference's exact rows on the Q4_0 GGUF, each with the model at the threads that run used.
+    refrows = [x for x in R["measurements"] if x["measured"]["engine"] == "reference" and x["measured"]["model"].endswith(".gguf")
+               and x["measured"]["precision"] == "exact"]
+    for x in sorted(refrows, key=lambda x: -x["measured"]["tokens"]):
+        me, mo = x["measured"], x["model"]
+        L.append(f"- `{x['model_command']}`: **{gb(mo['resident'])} GB** resident (anonymous {gb(mo['anon'])}, file-backed "
+                 f"{gb(mo['file'])}). Measured peak RSS of the reference in exact on the synthetic 12B Q4_0 GGUF, one "
+                 f"{me['tokens']:,}-token prompt, {me.get('threads', 'default')} threads ({me['seconds']:.0f} s, cores shared with other work): "
+                 f"**{gb(me['peak_rss_bytes'])} GB** ("
+                 + (f"at that sample anonymous {gb(me['at_rss_peak']['anon_bytes'])}, file-backed "
+                    f"{gb(me['at_rss_peak']['file_bytes'])}" if me.get("at_rss_peak") else
+                    f"separate peaks: anonymous {gb(me['peak_anon_bytes'])}, file-backed {gb(me['peak_file_bytes'])}")
+                 + f"). Difference {100 * (mo['resident'] / me['peak_rss_bytes'] - 1):+.2f} %.")
+    if refrows:
+        L.append(f"- The same 4k exact prompt on the bf16 checkpoint needs {gb(A['reference_exact_bf16_4k'], 2)} GB by the model "
+                 "(the float64 cache and activations on top of 23.9 GB of bf16 weights), more than this machine's 23 GiB: "
+                 "not run.")
     L.append("- Claims: see the table at the end; every verdict cites the computed number behind it.\n")
     # Parameters.
     L.append("## Parameters and weights per format (text decoder; the 12B with its encoder-free embedders)\n")
@@ -400,9 +431,10 @@ def write_markdown(R, path):
     L.append("## Stacked breakdowns (12B)\n")
     for name, j in R["breakdowns_12b"].items():
         parts = ", ".join(f"{i['name']} {gb(i['bytes'])}" + ("" if i["resident"] else " (reserved, not resident)")
-                          for i in j["items"] if i["bytes"] > 0)
-        L.append(f"- **{name}**: resident {gb(j['resident_bytes'])} GB (anonymous {gb(j['resident_anon_bytes'])}, file-backed "
-                 f"{gb(j['resident_file_bytes'])}); {parts}.")
+                          + (f" ({i['phase']} phase)" if i.get("phase") else "") for i in j["items"] if i["bytes"] > 0)
+        peak = f", at the {j['peak_phase']} phase" if j.get("peak_phase") else ""
+        L.append(f"- **{name}**: resident {gb(j['resident_bytes'])} GB{peak} (anonymous {gb(j['resident_anon_bytes'])}, "
+                 f"file-backed {gb(j['resident_file_bytes'])}); {parts}.")
     L.append("")
     # Measurements.
     L.append("## Measured peaks vs the model\n")
@@ -411,6 +443,9 @@ def write_markdown(R, path):
                  "its Q4_0 GGUF (`g4ref export-gguf --type q4_0`, 6,709,864,320 bytes, of which 6,700,533,248 tensor data: "
                  "the model's figure for `--preset 12b --weights q4_0` to the byte). Peaks sampled every 10 ms from "
                  "/proc/PID/status by `g4ref memory measure`; machine: 2 cores, 23 GiB RAM shared with other work.\n")
+        L.append("Measured anon + file: the two parts at the sample of the highest RSS where the run recorded it (marked *), "
+                 "else each part's own peak (the two need not come at the same moment, so they can add up to more than the "
+                 "peak RSS).\n")
         L.append("| run | measured peak RSS (anon + file) | model resident (anon + file) | difference | llama.cpp's own buffers (MiB) |")
         L.append("|---|---|---|---|---|")
         for m in R["measurements"]:
@@ -420,7 +455,10 @@ def write_markdown(R, path):
                    if me["engine"] == "llamacpp"
                    else f"reference {me['precision']}, {me.get('weights')} {'GGUF' if me['model'].endswith('.gguf') else 'safetensors'}, "
                         f"{me['tokens']}-token prompt")
-            L.append(f"| {run} | {gb(me['peak_rss_bytes'])} GB ({gb(me['peak_anon_bytes'])} + {gb(me['peak_file_bytes'])}) | "
+            at = me.get("at_rss_peak")
+            parts = (f"{gb(at['anon_bytes'])} + {gb(at['file_bytes'])} *" if at
+                     else f"{gb(me['peak_anon_bytes'])} + {gb(me['peak_file_bytes'])}")
+            L.append(f"| {run} | {gb(me['peak_rss_bytes'])} GB ({parts}) | "
                      f"{gb(mo['resident'])} GB ({gb(mo['anon'])} + {gb(mo['file'])}) | "
                      f"{100 * (mo['resident'] - me['peak_rss_bytes']) / me['peak_rss_bytes']:+.2f} % | "
                      + ", ".join(b["line"].split(":")[-1].strip() + " " + str(b["mib"]) for b in me.get("llamacpp_buffers", [])) + " |")
@@ -469,7 +507,7 @@ def plots(R, out):
             return "KV cache"
         if n.startswith("compute") or n.startswith("output"):
             return "compute"
-        if n.startswith("activations") or n.startswith("eager") or n.startswith("logits"):
+        if n.startswith("activations") or n.startswith("eager") or n.startswith("logits") or n.startswith("final hidden"):
             return "activations"
         if "image" in n or "audio" in n:
             return "media"
@@ -478,7 +516,9 @@ def plots(R, out):
         return "other"
     bottoms = [0.0] * len(names)
     for c in cats:
-        vals = [sum(i["bytes"] for i in R["breakdowns_12b"][n]["items"] if cat(i["name"]) == c and i["resident"]) / GB
+        # Items resident at the peak (an item of another phase of the run is not alive then).
+        vals = [sum(i["bytes"] for i in R["breakdowns_12b"][n]["items"] if cat(i["name"]) == c and i["resident"]
+                    and (not i.get("phase") or i["phase"] == R["breakdowns_12b"][n].get("peak_phase"))) / GB
                 for n in names]
         ax.bar(range(len(names)), vals, bottom=bottoms, label=c)
         bottoms = [b + v for b, v in zip(bottoms, vals)]

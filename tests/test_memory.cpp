@@ -131,28 +131,63 @@ TEST(MemoryModel, KvCacheByHand) {
 // values per token: sliding attention 2·3840 + 3·16·256 + 4·8·256 = 28160, plus per thread one head's scores and
 // its queries and output, m + 2·256; full attention 2·3840 + 3·16·512 + 4·512 = 34304, plus m + 2·512 per thread;
 // the MLP 5·3840 + 3·15360 = 65280. At n = m = 32768 with one thread the full layer is the largest (68096 values
-// per token), plus the n·m mask bytes and the last row's logits (262144 + 3840 values); each further thread adds
-// one more head's n·(m + 1024) values.
+// per token), plus the n·m mask bytes; each further thread adds one more head's n·(m + 1024) values. The logits
+// phase holds the n final hidden rows, the last one normed and its logits: (n + 1)·3840 + 262144 values.
 TEST(MemoryModel, ReferenceActivationsByHandPerThread) {
   const Arch a = preset_12b();
   WeightsChoice wc;
   Request r;
   r.context = 32768;
   r.precision = "exact";
-  auto activations = [&](int threads) {
+  auto item = [&](const std::string& prefix, int threads) {
     r.threads = threads;
     for (const Item& it : reference_breakdown(a, wc, r).items) {
-      if (it.name.rfind("activations", 0) == 0) return it.bytes;
+      if (it.name.rfind(prefix, 0) == 0) return it.bytes;
     }
-    ADD_FAILURE() << "no activations item";
+    ADD_FAILURE() << "no item " << prefix;
     return uint64_t(0);
   };
   const uint64_t n = 32768;
-  EXPECT_EQ(activations(1), n * 68096 * 8 + n * n + (262144 + 3840) * 8);
-  EXPECT_EQ(activations(2) - activations(1), n * (n + 1024) * 8);
+  EXPECT_EQ(item("activations", 1), n * 68096 * 8 + n * n);
+  EXPECT_EQ(item("activations", 2) - item("activations", 1), n * (n + 1024) * 8);
+  EXPECT_EQ(item("final hidden rows", 2), ((n + 1) * 3840 + 262144) * 8);
   // A short prompt: the MLP's live set is the largest (65280 values per token against 34304 + 16 + 1024).
   r.context = 16;
-  EXPECT_EQ(activations(2), 16ull * 65280 * 8 + (262144 + 3840) * 8);
+  EXPECT_EQ(item("activations", 2), 16ull * 65280 * 8);
+}
+
+// The reference's peak is the larger of its two phases (measured: the 12B Q4_0 GGUF in exact peaks during the last
+// layer at 4,096 prompt tokens and at the logits at 1,024). The layers phase maps the prompt's rows of the tied
+// embedding only; the logits phase maps all of it. Q4_0 rows of 3840 values are 120 blocks of 18 bytes = 2160
+// bytes, one 4 KiB page per looked-up row.
+TEST(MemoryModel, ReferencePeakIsTheLargerPhase) {
+  const Arch a = preset_12b();
+  WeightsChoice wc;
+  wc.gguf = true;
+  wc.type = GgmlType::Q4_0;
+  Request r;
+  r.precision = "exact";
+  r.threads = 2;
+  const uint64_t embedding = 262144ull * 2160;
+  for (const int64_t n : {int64_t(1024), int64_t(4096)}) {
+    r.context = n;
+    const Breakdown b = reference_breakdown(a, wc, r);
+    const uint64_t file_layers = b.phase_bytes("layers", true), file_logits = b.phase_bytes("logits", true);
+    EXPECT_EQ(file_logits - file_layers, embedding - uint64_t(n) * 4096) << n;
+    uint64_t all_file = 0;
+    for (const Item& it : b.items) all_file += it.file_backed ? it.bytes : 0;
+    EXPECT_EQ(file_logits, all_file) << n;
+    const uint64_t layers = b.phase_bytes("layers", false) + file_layers;
+    const uint64_t logits = b.phase_bytes("logits", false) + file_logits;
+    EXPECT_EQ(b.resident(), std::max(layers, logits)) << n;
+    EXPECT_EQ(b.peak_phase(), layers > logits ? "layers" : "logits") << n;
+  }
+  // As measured: the last layer at 4k (its activations, 2.1 GB, outweigh the unread embedding, 0.55 GB); the
+  // logits at 1k (0.53 GB of activations against 0.56 GB of embedding).
+  r.context = 4096;
+  EXPECT_EQ(reference_breakdown(a, wc, r).peak_phase(), "layers");
+  r.context = 1024;
+  EXPECT_EQ(reference_breakdown(a, wc, r).peak_phase(), "logits");
 }
 
 // The family's parameter counts from their published configs against the published totals (model card).

@@ -183,13 +183,18 @@ void print_breakdown(const Arch& a, const Breakdown& b) {
   for (const Item& i : b.items) {
     std::cout << "  " << std::left << std::setw(54) << i.name << std::right << std::setw(16) << i.bytes << " B  "
               << std::setw(12) << gb(i.bytes) << (i.file_backed ? "  file" : "  anon") << (i.resident ? "" : " (not resident)")
-              << "\n";
+              << (i.phase.empty() ? "" : "  [" + i.phase + " phase]") << "\n";
   }
   std::cout << "  KV cache by layer type:\n";
   for (const auto& k : b.kv) {
     std::cout << "    " << std::left << std::setw(36) << k.layer_type << std::right << " layers " << std::setw(3) << k.layers
               << "  cells " << std::setw(8) << k.cells << "  " << std::setw(8) << k.bytes_per_cell << " B/cell  " << gb(k.bytes)
               << "\n";
+  }
+  for (const std::string& p : b.phases) {
+    std::cout << "  phase " << std::left << std::setw(8) << p << std::right << ": " << gb(b.phase_bytes(p, false) + b.phase_bytes(p, true))
+              << " (anonymous " << gb(b.phase_bytes(p, false)) << ", file-backed " << gb(b.phase_bytes(p, true)) << ")"
+              << (p == b.peak_phase() ? "  <- the peak" : "") << "\n";
   }
   std::cout << "  resident: " << gb(b.resident()) << " (anonymous " << gb(b.resident_anon()) << ", file-backed "
             << gb(b.resident_file()) << "); allocated in all " << gb(b.total()) << "\n  assumptions:\n";

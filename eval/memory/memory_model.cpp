@@ -347,17 +347,25 @@ uint64_t Breakdown::total() const {
   for (const Item& i : items) n += i.bytes;
   return n;
 }
+uint64_t Breakdown::phase_bytes(const std::string& phase, bool file_backed) const {
+  uint64_t n = 0;
+  for (const Item& i : items) {
+    if (i.resident && i.file_backed == file_backed && (i.phase.empty() || i.phase == phase)) n += i.bytes;
+  }
+  return n;
+}
+std::string Breakdown::peak_phase() const {
+  std::string best;
+  uint64_t most = 0;
+  for (const std::string& p : phases) {
+    const uint64_t n = phase_bytes(p, false) + phase_bytes(p, true);
+    if (best.empty() || n > most) best = p, most = n;
+  }
+  return best;
+}
 uint64_t Breakdown::resident() const { return resident_anon() + resident_file(); }
-uint64_t Breakdown::resident_anon() const {
-  uint64_t n = 0;
-  for (const Item& i : items) n += (i.resident && !i.file_backed) ? i.bytes : 0;
-  return n;
-}
-uint64_t Breakdown::resident_file() const {
-  uint64_t n = 0;
-  for (const Item& i : items) n += (i.resident && i.file_backed) ? i.bytes : 0;
-  return n;
-}
+uint64_t Breakdown::resident_anon() const { return phase_bytes(peak_phase(), false); }
+uint64_t Breakdown::resident_file() const { return phase_bytes(peak_phase(), true); }
 
 namespace {
 
@@ -448,10 +456,34 @@ Breakdown reference_breakdown(const Arch& a, const WeightsChoice& wc, const Requ
   b.engine = "reference";
   WeightBytes w = weights_for(a, wc);
   if (wc.gguf) w.projector_bytes = 0;  // a text GGUF; the projector is another file (--mmproj), mapped only when given
-  add_weights(b, w, true, "memory-mapped, every page read by one forward");
-  if (w.projector_bytes) b.items.push_back({"weights: vision + audio embedders", w.projector_bytes, true, true, "mapped"});
   const int64_t T = r.precision == "exact" ? 8 : 4;
   const int64_t n = r.prompt_tokens >= 0 ? r.prompt_tokens : r.context;
+  // A run has two phases (forward/session.cpp): the layers, whose last one holds the largest live set, and then the
+  // logits, after the layers' matrices are freed. The tied token embedding is read in both, differently: during the
+  // layers only the prompt's rows (the lookup), as the output matrix of the logits every row. So in the layers phase
+  // most of the embedding is not yet resident, and in the logits phase the layer activations are gone: the peak
+  // is the larger of the two, not their sum (measured on the 12B Q4_0 GGUF, exact, 1,024- and 4,096-token prompts).
+  b.phases = {"layers", "logits"};
+  add_weights(b, w, true, "memory-mapped, every page read by one forward");
+  for (size_t i = 0; i < b.items.size(); ++i) {
+    if (b.items[i].name != "weights: embedding" || a.vocab <= 0) continue;
+    const uint64_t all = b.items[i].bytes;
+    const uint64_t row_pages = (all / uint64_t(a.vocab) + 4095) / 4096 * 4096;  // one looked-up row, whole pages
+    const uint64_t looked_up = std::min<uint64_t>(all, uint64_t(std::min<int64_t>(n, a.vocab)) * row_pages);
+    b.items[i].bytes = looked_up;
+    b.items[i].name = "weights: embedding (the prompt's rows)";
+    b.items[i].note = "mapped; each looked-up row counted as whole 4 KiB pages";
+    Item rest{"weights: embedding (the other rows, read as the output matrix)", all - looked_up, true, true,
+              "mapped; read by the logits", "logits"};
+    b.items.insert(b.items.begin() + int64_t(i) + 1, rest);
+    break;
+  }
+  if (w.projector_bytes) {
+    // The embedders' pages are read only when the prompt has an image or audio.
+    const bool media = r.images > 0 || r.audio_seconds > 0;
+    b.items.push_back({"weights: vision + audio embedders", w.projector_bytes, true, media,
+                       media ? "mapped" : "mapped, not read: no media in the prompt"});
+  }
   const int64_t ctx = std::max(r.context, n);
   // forward/kv_cache.h: one std::vector per KV head for K and V, filled by one insert per call (capacity = the
   // tokens of the call), trimmed by erase (capacity kept): after a prefill of n tokens in one call every layer holds
@@ -491,9 +523,11 @@ Breakdown reference_breakdown(const Arch& a, const WeightsChoice& wc, const Requ
   int64_t I = a.intermediate * (a.double_wide_mlp && a.kv_shared_layers > 0 ? 2 : 1);
   if (a.moe) I = std::max(I, a.moe_intermediate);
   const int64_t mlp_peak = (5 * n * a.hidden + 3 * n * I) * T;
-  const int64_t logits = a.vocab * T + a.hidden * T;  // the last row's logits (LogitRows::last)
-  b.items.push_back({"activations (largest live set in one layer)", uint64_t(std::max(attn_peak, mlp_peak) + logits), false,
-                     true, "n = " + std::to_string(n) + " tokens in one forward"});
+  b.items.push_back({"activations (largest live set in one layer)", uint64_t(std::max(attn_peak, mlp_peak)), false, true,
+                     "n = " + std::to_string(n) + " tokens in one forward", "layers"});
+  // The logits phase: the last layer's output h (n rows), the last row normed, and its logits (LogitRows::last).
+  b.items.push_back({"final hidden rows and the last row's logits", uint64_t((n * a.hidden + a.hidden + a.vocab) * T), false,
+                     true, "after the layers", "logits"});
   if (r.images > 0) {
     const int64_t rows = int64_t(r.images) * r.image_tokens;
     b.items.push_back({"image patches + embeddings", uint64_t(rows * (a.patch_values + 2 * a.hidden) * T), false, true,
@@ -510,7 +544,10 @@ Breakdown reference_breakdown(const Arch& a, const WeightsChoice& wc, const Requ
       "exact: every activation and cache entry is a float64; f32/bf16 modes use float32",
       "the prompt is one prefill call of n tokens: each sliding layer's cache holds all n tokens until later calls "
       "(trim erases but keeps capacity)",
-      "activations: the largest set of matrices alive at once inside one layer, plus the last row's logits",
+      "activations: the largest set of matrices alive at once inside one layer (the layers phase); the final hidden "
+      "rows and the last row's logits (the logits phase)",
+      "resident peak: the larger phase, not the sum; the layers phase maps only the prompt's rows of the tied "
+      "embedding, the logits phase all of it (read as the output matrix)",
       "attention: " + std::to_string(threads) + " thread(s), each with one head group's queries, scores and output",
       "the process baseline (runtime, libraries) is a measured item: eval/memory/baselines.json (`g4ref memory measure --engine reference --model TINY --tokens 1 --baseline`)"};
   return b;
@@ -628,7 +665,11 @@ nlohmann::json breakdown_json(const Breakdown& b) {
   nlohmann::json items = nlohmann::json::array();
   for (const Item& i : b.items) {
     items.push_back({{"name", i.name}, {"bytes", i.bytes}, {"file_backed", i.file_backed}, {"resident", i.resident},
-                     {"note", i.note}});
+                     {"note", i.note}, {"phase", i.phase}});
+  }
+  nlohmann::json phases = nlohmann::json::array();
+  for (const std::string& p : b.phases) {
+    phases.push_back({{"name", p}, {"anon_bytes", b.phase_bytes(p, false)}, {"file_bytes", b.phase_bytes(p, true)}});
   }
   nlohmann::json kv = nlohmann::json::array();
   for (const auto& k : b.kv) {
@@ -637,7 +678,8 @@ nlohmann::json breakdown_json(const Breakdown& b) {
   }
   return {{"engine", b.engine}, {"items", items}, {"kv_cache", kv}, {"total_bytes", b.total()},
           {"resident_bytes", b.resident()}, {"resident_anon_bytes", b.resident_anon()},
-          {"resident_file_bytes", b.resident_file()}, {"assumptions", b.assumptions}};
+          {"resident_file_bytes", b.resident_file()}, {"phases", phases}, {"peak_phase", b.peak_phase()},
+          {"assumptions", b.assumptions}};
 }
 
 nlohmann::json weights_json(const WeightBytes& w) {

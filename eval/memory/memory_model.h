@@ -102,6 +102,7 @@ struct Item {
   bool file_backed = false;
   bool resident = true;  // false: reserved address space the run does not touch (not in RSS)
   std::string note;
+  std::string phase = "";  // empty: alive for the whole run; else only during that phase (Breakdown::phases)
 };
 
 struct KvLayerType {
@@ -117,10 +118,15 @@ struct Breakdown {
   std::vector<Item> items;
   std::vector<KvLayerType> kv;
   std::vector<std::string> assumptions;
+  // Phases of the run whose live sets differ (the reference: the layers, then the logits). Empty: one phase. The
+  // resident peak is the largest phase: the items of no phase plus the items of that phase.
+  std::vector<std::string> phases;
   uint64_t total() const;                  // every item
-  uint64_t resident() const;               // items in RSS
-  uint64_t resident_anon() const;
-  uint64_t resident_file() const;
+  uint64_t resident() const;               // items in RSS at the peak
+  uint64_t resident_anon() const;          // ... of them anonymous
+  uint64_t resident_file() const;          // ... of them file-backed
+  std::string peak_phase() const;          // the phase of the peak (empty without phases)
+  uint64_t phase_bytes(const std::string& phase, bool file_backed) const;  // resident in that phase
 };
 
 struct Request {
