@@ -546,6 +546,22 @@ TEST(ReliabilityFuzzFindings, JpegScanWithAnUndefinedHuffmanTableNamesTheTable) 
                         "it defines");
 }
 
+TEST(ReliabilityFuzzFindings, PnmHeaderNumberPastIntIsRefused) {
+  // fuzz_image (long run, after 138,173 executions): UBSan's "signed integer overflow: 777777777 * 10" inside
+  // stb_image's stbi__pnm_getinteger, which reads a header number into an int without a bound. The input's header
+  // (tests/fuzz/regressions/fuzz_image/crash-1fca..., after the target's mode byte): a 21-digit width.
+  const std::string head = "P6\n777777777777777777770: value is not defined 50\n25\r";
+  std::vector<uint8_t> pnm(head.begin(), head.end());
+  pnm.resize(pnm.size() + 64, 0x80);
+  testing::expect_error([&] { decode_image_bytes(pnm, "finding.ppm"); }, "finding.ppm",
+                        "PNM header: a number (width, height or maxval) larger than 2147483647");
+  // The largest number stb can hold still reaches the size limits, which name it.
+  const std::string big = "P6\n2147483647 1\n255\n";
+  std::vector<uint8_t> ok(big.begin(), big.end());
+  ok.resize(ok.size() + 64, 0x80);
+  testing::expect_error([&] { decode_image_bytes(ok, "wide.ppm"); }, "wide.ppm", "exceeds the limit");
+}
+
 TEST(ReliabilityFuzzFindings, NegativeLayerCountIsRefusedBeforeSizingTables) {
   // fuzz_config: num_hidden_layers = -4 without layer_types sized the default layer table from -4:
   // "cannot create std::vector larger than max_size()".

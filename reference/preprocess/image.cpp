@@ -265,7 +265,11 @@ int pnm_maxval(const std::vector<uint8_t>& b) {
       break;
     }
     if (p >= b.size() || b[p] < '0' || b[p] > '9') return -1;
-    while (p < b.size() && b[p] >= '0' && b[p] <= '9' && field < (int64_t(1) << 40)) field = field * 10 + (b[p++] - '0');
+    // stb reads each number into an int without a bound (a signed overflow past 2^31 - 1): refused first.
+    while (p < b.size() && b[p] >= '0' && b[p] <= '9') {
+      field = field * 10 + (b[p++] - '0');
+      if (field > std::numeric_limits<int>::max()) return -2;
+    }
   }
   return static_cast<int>(std::min<int64_t>(fields[2], std::numeric_limits<int>::max()));
 }
@@ -372,6 +376,7 @@ RgbImage decode_image_bytes(const std::vector<uint8_t>& bytes, const std::string
   // 1. The header alone: format and declared size, refused before any allocation that size implies;
   // first the inputs this stb version mishandles (stb parses JPEG tables already to read the header).
   const int maxval = pnm_maxval(bytes);
+  if (maxval == -2) fail(name, "PNM header: a number (width, height or maxval) larger than 2147483647");
   if (maxval >= 0 && maxval != 255) {
     fail(name, "PNM with maxval " + std::to_string(maxval) + " is not supported (only 255: 8 bits per sample)");
   }
