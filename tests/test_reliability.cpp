@@ -562,6 +562,20 @@ TEST(ReliabilityFuzzFindings, PnmHeaderNumberPastIntIsRefused) {
   testing::expect_error([&] { decode_image_bytes(ok, "wide.ppm"); }, "wide.ppm", "exceeds the limit");
 }
 
+TEST(ReliabilityFuzzFindings, FillBytesBeforeTheJpegStartStillGetTheTableChecks) {
+  // fuzz_image (long run, 1,555 executions after the PNM fix): UBSan's "index 257 out of bounds" inside stb_image's
+  // stbi__build_huffman. The file starts FF FF FF FF FF D8: stb skips fill bytes before the start-of-image marker,
+  // jpeg_defect did not, so the DHT table at byte 2603 with more than 256 codes reached stb unchecked.
+  const std::string path = std::string(G4REF_SOURCE_DIR) +
+                           "/tests/fuzz/regressions/fuzz_image/crash-1c583621af6488c33b5a612bb10ae026b6ff27ca";
+  std::ifstream in(path, std::ios::binary);
+  const std::vector<uint8_t> input((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_EQ(input.size(), 10655u) << path;
+  const std::vector<uint8_t> jpeg(input.begin() + 1, input.end());
+  testing::expect_error([&] { decode_image_bytes(jpeg, "finding.jpg"); }, "finding.jpg",
+                        "corrupt JPEG: the Huffman table at byte 2603 declares more than 256 codes");
+}
+
 TEST(ReliabilityFuzzFindings, NegativeLayerCountIsRefusedBeforeSizingTables) {
   // fuzz_config: num_hidden_layers = -4 without layer_types sized the default layer table from -4:
   // "cannot create std::vector larger than max_size()".

@@ -172,7 +172,10 @@ struct JpegDefect {
 
 bool jpeg_defect(const std::vector<uint8_t>& b, JpegDefect* defect) {
   const size_t size = b.size();
-  if (size < 2 || b[0] != 0xFF || b[1] != 0xD8) return false;
+  // stb takes fill bytes (0xFF) before the start-of-image marker as it does before any marker.
+  size_t soi = 1;
+  while (soi < size && b[soi] == 0xFF) ++soi;
+  if (size < 2 || b[0] != 0xFF || soi >= size || b[soi] != 0xD8) return false;
   auto byte = [&](size_t i) -> int { return i < size ? b[i] : 0; };  // stb reads zeros past the end
   bool defined[2][4] = {};  // [0: DC, 1: AC][table id]
   // Whether a DHT segment of LEN payload bytes at Q overflows; records the tables it defines.
@@ -190,7 +193,7 @@ bool jpeg_defect(const std::vector<uint8_t>& b, JpegDefect* defect) {
     return false;
   };
   bool progressive = false;
-  size_t p = 2;
+  size_t p = soi + 1;
   bool structured = true;
   while (p + 1 < size) {
     if (b[p] != 0xFF) {
