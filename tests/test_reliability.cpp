@@ -529,17 +529,21 @@ TEST(ReliabilityFuzzFindings, ZeroLengthSentencePiecePieceNamesTheFile) {
   testing::expect_error([&] { load_tokenizer(t / "tokenizer.model"); }, t / "tokenizer.model", "SentencePiece refused it");
 }
 
+// A fuzz_image input kept in tests/fuzz/regressions (its first byte is the target's mode, the rest the file).
+std::vector<uint8_t> fuzz_image_regression(const std::string& name) {
+  const std::string path = std::string(G4REF_SOURCE_DIR) + "/tests/fuzz/regressions/fuzz_image/" + name;
+  std::ifstream in(path, std::ios::binary);
+  return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
 TEST(ReliabilityFuzzFindings, JpegScanWithAnUndefinedHuffmanTableNamesTheTable) {
   // fuzz_image (long run, after 38,928 executions): UBSan's "shift exponent 32 is too large" inside stb_image's
   // stbi__jpeg_huff_decode. The input's second scan (progressive, coefficients 1-5) decodes with AC table 3, which
   // none of its DHT segments defines; stb's decoder state is malloc'd and not cleared, so the table held whatever
   // an earlier input left there, and the file alone did not reproduce it. The input as libFuzzer kept it: its first
   // byte is the target's mode, the rest the file.
-  const std::string path = std::string(G4REF_SOURCE_DIR) +
-                           "/tests/fuzz/regressions/fuzz_image/crash-783c67f447f707f9137ac0436d44e3c0c2400455";
-  std::ifstream in(path, std::ios::binary);
-  const std::vector<uint8_t> input((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  ASSERT_EQ(input.size(), 3121u) << path;
+  const std::vector<uint8_t> input = fuzz_image_regression("crash-783c67f447f707f9137ac0436d44e3c0c2400455");
+  ASSERT_EQ(input.size(), 3121u);
   const std::vector<uint8_t> jpeg(input.begin() + 1, input.end());
   testing::expect_error([&] { decode_image_bytes(jpeg, "finding.jpg"); }, "finding.jpg",
                         "corrupt JPEG: the scan at byte 342 decodes with AC Huffman table 3, which no DHT segment before "
@@ -566,11 +570,8 @@ TEST(ReliabilityFuzzFindings, FillBytesBeforeTheJpegStartStillGetTheTableChecks)
   // fuzz_image (long run, 1,555 executions after the PNM fix): UBSan's "index 257 out of bounds" inside stb_image's
   // stbi__build_huffman. The file starts FF FF FF FF FF D8: stb skips fill bytes before the start-of-image marker,
   // jpeg_defect did not, so the DHT table at byte 2603 with more than 256 codes reached stb unchecked.
-  const std::string path = std::string(G4REF_SOURCE_DIR) +
-                           "/tests/fuzz/regressions/fuzz_image/crash-1c583621af6488c33b5a612bb10ae026b6ff27ca";
-  std::ifstream in(path, std::ios::binary);
-  const std::vector<uint8_t> input((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  ASSERT_EQ(input.size(), 10655u) << path;
+  const std::vector<uint8_t> input = fuzz_image_regression("crash-1c583621af6488c33b5a612bb10ae026b6ff27ca");
+  ASSERT_EQ(input.size(), 10655u);
   const std::vector<uint8_t> jpeg(input.begin() + 1, input.end());
   testing::expect_error([&] { decode_image_bytes(jpeg, "finding.jpg"); }, "finding.jpg",
                         "corrupt JPEG: the Huffman table at byte 2603 declares more than 256 codes");
