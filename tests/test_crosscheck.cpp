@@ -12,6 +12,7 @@
 #include <sstream>
 #include <nlohmann/json.hpp>
 
+#include "backends/llamacpp_adapter.h"
 #include "io/gguf.h"
 #include "prompt/tokenizer.h"
 #include "test_helpers.h"
@@ -251,6 +252,48 @@ TEST_F(Crosscheck, QuantizersAreByteIdenticalToLlamaCpps) {
     EXPECT_EQ(j["verdict"], "PASS") << type;
     EXPECT_EQ(j["differing"], 0) << type;
     EXPECT_EQ(j["identical_in_requested_type"], 83) << type;  // every 2-D weight of the small model
+  }
+}
+
+// The memory model's CPU_REPACK copy (memory_model.h llamacpp_repacks, `--repack host`) against the buffer llama.cpp
+// itself logs when it loads a file its own quantizer wrote ("pure": every 2-D weight in the type). IQ4_NL: every
+// weight repacked on an AVX2 CPU (the model once counted only Q4_0 and Q4_K); Q2_K: repacked only by an AVX-512
+// build, so on an AVX2-only CPU both say none. The small model's rows are whole blocks of either type. llama.cpp
+// prints MiB with two decimals: the model's bytes must round to the same figure.
+TEST_F(Crosscheck, MemoryModelPredictsLlamaCppsRepackBuffer) {
+  testing::TempDir d("repack");
+  std::string out;
+  ASSERT_EQ(testing::run_command(std::string(G4REF_CLI) + " synth --preset small --seed 3 --out " + (d / "small"), &out), 0)
+      << out;
+  const std::string f32 = d / "f32.gguf";
+  ASSERT_EQ(testing::run_command(std::string(G4REF_CLI) + " export-gguf --model " + (d / "small") + " --type f32 --out " + f32, &out), 0)
+      << out;
+  for (const auto& [name, ftype] : {std::pair<std::string, int>{"iq4_nl", 25}, {"q2_K", 10}}) {
+    const std::string file = d / (name + ".gguf");
+    ASSERT_EQ(testing::run_command(llamacpp_program() + " " + llamacpp_llama_library() + " quantize " + f32 + " " + file +
+                                       " " + std::to_string(ftype) + " 2>&1",
+                                   &out),
+              0)
+        << out;
+    ASSERT_EQ(testing::run_command(std::string(G4REF_CLI) + " memory --engine llamacpp --context 512 --json --model " + file, &out), 0)
+        << out;
+    const nlohmann::json model = nlohmann::json::parse(out);
+    double model_mib = 0;
+    for (const auto& i : model["items"]) {
+      if (i["name"].get<std::string>().find("CPU_REPACK") != std::string::npos) model_mib = i["bytes"].get<double>() / 1048576.0;
+    }
+    ASSERT_EQ(testing::run_command(std::string(G4REF_CLI) + " memory measure --engine llamacpp --context 512 --tokens 1 --json --model " + file, &out), 0)
+        << out;
+    const nlohmann::json measured = nlohmann::json::parse(out);
+    EXPECT_EQ(measured["weights"], name);
+    double llama_mib = 0;
+    for (const auto& b : measured["llamacpp_buffers"]) {
+      if (b["line"].get<std::string>().find("CPU_REPACK") != std::string::npos) llama_mib = b["mib"].get<double>();
+    }
+    std::cout << "[ llama.cpp CPU_REPACK ] " << name << " on " << model["request"]["repack"] << ": llama.cpp " << llama_mib
+              << " MiB, model " << model_mib << " MiB\n";
+    EXPECT_NEAR(model_mib, llama_mib, 0.0051) << name;
+    if (name == "iq4_nl") EXPECT_GT(llama_mib, 20.0);  // repacked on every AVX2 CPU
   }
 }
 

@@ -93,6 +93,45 @@ TEST(MemoryModel, TwelveBQ4_0ByHand) {
   EXPECT_EQ(w.text_bytes, two_d / 32 * 18 + one_d * 4 + 48 * 28);
 }
 
+// llama.cpp's CPU_REPACK copy, from the rules of ggml-cpu/repack.cpp (ggml_repack_get_optimal_repack_type, x86): an
+// AVX2 build repacks Q4_0, Q4_K, IQ4_NL and MXFP4 matrices whose ne[1] is a multiple of 8, an AVX-512F build Q2_K
+// too. On the 12B in Q4_0 that is every 2-D text weight (TwelveBQ4_0ByHand's two_d, 18 bytes per 32): 6,697,451,520
+// bytes, which llama.cpp itself logged as "CPU_REPACK model buffer size = 6387.19 MiB" (reports/memory.md).
+TEST(MemoryModel, LlamacppRepackFollowsTheBuild) {
+  EXPECT_TRUE(llamacpp_repacks("avx2", GgmlType::Q4_0, {3840, 4096}));
+  EXPECT_TRUE(llamacpp_repacks("avx2", GgmlType::IQ4_NL, {256, 16}));
+  EXPECT_TRUE(llamacpp_repacks("avx2", GgmlType::MXFP4, {256, 8}));
+  EXPECT_FALSE(llamacpp_repacks("avx2", GgmlType::IQ4_NL, {256, 12}));  // ne[1] not a multiple of 8
+  EXPECT_FALSE(llamacpp_repacks("avx2", GgmlType::Q2_K, {256, 16}));
+  EXPECT_TRUE(llamacpp_repacks("avx512", GgmlType::Q2_K, {256, 16}));
+  for (GgmlType t : {GgmlType::Q8_0, GgmlType::Q6_K, GgmlType::Q5_K, GgmlType::F16, GgmlType::BF16}) {
+    EXPECT_FALSE(llamacpp_repacks("avx512", t, {256, 16})) << ggml_type_name(t);
+  }
+  EXPECT_FALSE(llamacpp_repacks("avx2", GgmlType::Q4_0, {3840}));  // 1-D
+  EXPECT_FALSE(llamacpp_repacks("none", GgmlType::Q4_0, {3840, 4096}));
+  EXPECT_THROW(llamacpp_repacks("neon", GgmlType::Q4_0, {3840, 4096}), Error);
+
+  const Arch a = preset_12b();
+  auto repack_bytes = [&](GgmlType type, const std::string& build) {
+    WeightsChoice w;
+    w.gguf = true;
+    w.type = type;
+    Request r;
+    r.repack = build;
+    for (const Item& i : llamacpp_breakdown(a, w, r).items) {
+      if (i.name.find("CPU_REPACK") != std::string::npos) return i.bytes;
+    }
+    return uint64_t(0);
+  };
+  EXPECT_EQ(repack_bytes(GgmlType::Q4_0, "avx2"), 6697451520ull);
+  EXPECT_EQ(repack_bytes(GgmlType::Q4_0, "avx512"), 6697451520ull);
+  EXPECT_EQ(repack_bytes(GgmlType::Q4_0, "none"), 0u);
+  EXPECT_EQ(repack_bytes(GgmlType::Q8_0, "avx2"), 0u);
+  EXPECT_EQ(repack_bytes(GgmlType::Q6_K, "avx512"), 0u);
+  // Q4_K: 144 bytes per 256 values, every 12B row a whole number of super-blocks.
+  EXPECT_EQ(repack_bytes(GgmlType::Q4_K, "avx2"), 11906580480ull / 256 * 144);
+}
+
 // KV cache by hand from spec §2.5 / §1.2 at 32,768 tokens: sliding layers K and V of 8×256 per token, full layers K
 // and V of 1×512; Q8_0 stores 32 values in 34 bytes.
 TEST(MemoryModel, KvCacheByHand) {
@@ -228,6 +267,8 @@ TEST(MemoryCli, HelpJsonAndErrors) {
   EXPECT_NE(out.find("--preset"), std::string::npos) << out;
   EXPECT_NE(testing::run_command(std::string(G4REF_CLI) + " memory --preset 12b --kv-type q2 2>&1", &out), 0);
   EXPECT_NE(out.find("--kv-type"), std::string::npos) << out;
+  EXPECT_NE(testing::run_command(std::string(G4REF_CLI) + " memory --preset 12b --engine llamacpp --repack neon 2>&1", &out), 0);
+  EXPECT_NE(out.find("--repack"), std::string::npos) << out;
 }
 
 TEST(ProcessSampler, SeesAChildsAnonymousMemory) {

@@ -43,6 +43,7 @@ struct MemoryArgs {
   int64_t prompt_tokens = -1;
   int64_t evaluated_tokens = -1;
   int threads = 0;
+  std::string repack = "host";
   bool no_baseline = false;
   bool json = false;
 };
@@ -121,6 +122,15 @@ WeightsChoice weights_of(const MemoryArgs& a) {
   return w;
 }
 
+// The llama.cpp CPU build this machine runs: node-llama-cpp loads the ggml-cpu variant with the most features the CPU
+// has (libggml-cpu-haswell, -skylakex, -zen4, ...), and a native build compiles for them.
+std::string host_repack_build() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return "avx512";
+  if (__builtin_cpu_supports("avx2")) return "avx2";
+  return "none";
+}
+
 Request request_of(const MemoryArgs& a) {
   Request r;
   r.context = a.context;
@@ -136,6 +146,10 @@ Request request_of(const MemoryArgs& a) {
   r.evaluated_tokens = a.evaluated_tokens;
   if (a.threads < 0) fail("--threads", "must be 0 (as the reference would run here) or positive");
   r.threads = a.threads > 0 ? a.threads : omp_get_max_threads();
+  if (a.repack != "host" && a.repack != "avx2" && a.repack != "avx512" && a.repack != "none") {
+    fail("--repack", "'" + a.repack + "': expected host, avx2, avx512 or none");
+  }
+  r.repack = a.repack == "host" ? host_repack_build() : a.repack;
   if (r.context <= 0) fail("--context", "must be positive");
   if (r.batch <= 0) fail("--batch", "must be positive");
   if (r.kv_type == GgmlType::I8 && a.engine == "llamacpp") fail("--kv-type", "i8 is not a llama.cpp cache type");
@@ -220,6 +234,7 @@ void add_model_options(CLI::App* cmd, MemoryArgs& a) {
   cmd->add_option("--prompt-tokens", a.prompt_tokens, "reference: tokens of the one prefill call (default: --context)");
   cmd->add_option("--evaluated-tokens", a.evaluated_tokens, "llama.cpp: tokens evaluated (compute pages touched; default: --batch)");
   cmd->add_option("--threads", a.threads, "reference: threads of the run (attention keeps one head group's scores per thread; default 0: as the reference would run here, OMP_NUM_THREADS or every core)");
+  cmd->add_option("--repack", a.repack, "llama.cpp CPU build, for its CPU_REPACK copy: host (default: the best this CPU runs, as node-llama-cpp's CPU variants and a native build choose), avx2 (Q4_0, Q4_K, IQ4_NL, MXFP4), avx512 (built with AVX-512F: Q2_K too) or none (--no-repack)");
   cmd->add_flag("--no-baseline", a.no_baseline, "leave out the measured process baseline (eval/memory/baselines.json)");
   cmd->add_flag("--json", a.json, "machine-readable output");
 }
@@ -239,6 +254,26 @@ struct MeasureArgs {
   std::string append;
   bool json = false;
 };
+
+// The machine a measurement ran on: its baselines and llama.cpp's CPU backend depend on it.
+nlohmann::json machine_json() {
+  std::string cpu;
+  std::ifstream info("/proc/cpuinfo");
+  for (std::string line; cpu.empty() && std::getline(info, line);) {
+    if (line.rfind("model name", 0) == 0 && line.find(':') != std::string::npos) cpu = line.substr(line.find(':') + 2);
+  }
+  uint64_t mem_kib = 0;
+  std::ifstream meminfo("/proc/meminfo");
+  for (std::string key; meminfo >> key;) {
+    if (key == "MemTotal:") {
+      meminfo >> mem_kib;
+      break;
+    }
+  }
+  __builtin_cpu_init();
+  return {{"cpu", cpu}, {"cores", ::sysconf(_SC_NPROCESSORS_ONLN)}, {"memory_bytes", mem_kib * 1024},
+          {"avx2", bool(__builtin_cpu_supports("avx2"))}, {"avx512f", bool(__builtin_cpu_supports("avx512f"))}};
+}
 
 std::string self_exe() {
   if (const char* p = std::getenv("G4REF_MEMORY_RUN_PROGRAM")) return p;  // another g4ref build to measure
@@ -306,6 +341,7 @@ nlohmann::json run_measure(const MeasureArgs& m) {
     }
   }
   j["weights"] = weights;
+  j["machine"] = machine_json();
   // The reference's threads (the child inherits OMP_NUM_THREADS): the model's attention scratch depends on them.
   if (m.engine == "reference") j["threads"] = m.threads > 0 ? m.threads : omp_get_max_threads();
   if (m.engine == "llamacpp") {
@@ -316,6 +352,15 @@ nlohmann::json run_measure(const MeasureArgs& m) {
       j["llamacpp_buffers"] = llamacpp_buffers(out["log"]);
     } catch (const std::exception& e) {
       fail("alloc.mjs", std::string("unexpected output: ") + e.what());
+    }
+    // The process baseline of this file on this machine, measured right after: it differs between machines (the
+    // runtime's libraries and CPU backend), so each row carries its own for the comparison with the model.
+    if (m.context > 0) {
+      std::vector<std::string> vocab = {"node", "alloc.mjs", fs::absolute(model).string(), "0", m.kv_type, "0"};
+      const ProcessPeak b = run_and_sample(vocab, cwd);
+      if (b.exit_code != 0) fail(m.engine, "the vocabulary-only run exited with " + std::to_string(b.exit_code) + ": " + b.stderr_tail);
+      j["baseline"] = {{"anon_bytes", b.anon_bytes}, {"file_bytes", b.file_bytes},
+                       {"how", "a vocabulary-only load of the same GGUF (alloc.mjs N_CTX 0), right after the run"}};
     }
   }
   return j;
@@ -383,7 +428,7 @@ void add_memory_command(CLI::App& app) {
       j["active_parameters"] = active_parameter_count(a);
       j["request"] = {{"context", args->context}, {"batch", args->batch}, {"kv_type", args->kv_type},
                       {"weights", args->weights}, {"engine", args->engine}, {"flash_attn", args->flash_attn},
-                      {"images", args->images}, {"image_tokens", args->image_tokens}, {"audio_seconds", args->audio_seconds}};
+                      {"repack", request_of(*args).repack}, {"images", args->images}, {"image_tokens", args->image_tokens}, {"audio_seconds", args->audio_seconds}};
       WeightsChoice w = weights_of(*args);
       if (!w.file.empty()) j["weights"] = weights_json(gguf_file_bytes(w.file));
       else if (w.gguf) j["weights"] = weights_json(gguf_bytes(a, w.type, w.embedding_override ? &w.embedding : nullptr));

@@ -553,42 +553,45 @@ Breakdown reference_breakdown(const Arch& a, const WeightsChoice& wc, const Requ
   return b;
 }
 
+bool llamacpp_repacks(const std::string& build, GgmlType t, const std::vector<int64_t>& ne) {
+  if (build == "none" || ne.size() < 2 || ne[1] % 8 != 0) return false;
+  const bool avx2 = t == GgmlType::Q4_0 || t == GgmlType::Q4_K || t == GgmlType::IQ4_NL || t == GgmlType::MXFP4;
+  if (build == "avx2") return avx2;
+  if (build == "avx512") return avx2 || t == GgmlType::Q2_K;
+  throw Error("llama.cpp CPU build '" + build + "': expected avx2, avx512 or none");
+}
+
 // llama.cpp CPU (src/llama-model.cpp, llama-kv-cache*.cpp, llama-context.cpp, ggml-cpu/repack.cpp).
 Breakdown llamacpp_breakdown(const Arch& a, const WeightsChoice& wc, const Request& r) {
   Breakdown b;
   b.engine = "llamacpp";
   WeightBytes w = weights_for(a, wc);
   w.projector_bytes = 0;  // the text model; the mmproj is a separate load (mtmd)
-  // ggml-cpu repack (ggml-cpu/repack.cpp): on an AVX2 CPU every Q4_0 and Q4_K matrix with ne[1] % 8 == 0 that a MUL_MAT
-  // uses is copied into the CPU_REPACK buffer (anonymous, the same size), the tied token embedding too (it is the
-  // output matrix). The loader reads each such tensor through the mapping to repack it, and releases only the mapped
-  // ranges before the first and after the last tensor that stays mapped (llama-model-loader.cpp, mmaps_used): the
-  // norms and the embedding's row lookup stay mapped throughout the file, so every page of the file stays resident
-  // (clean, reclaimable page cache) next to the repacked copy.
+  // ggml-cpu repack (llamacpp_repacks): every matrix of a repacked type that a MUL_MAT uses is copied into the
+  // CPU_REPACK buffer (anonymous, the same size), the tied token embedding too (it is the output matrix). The loader
+  // reads each such tensor through the mapping to repack it, and releases only the mapped ranges before the first and
+  // after the last tensor that stays mapped (llama-model-loader.cpp, mmaps_used): the norms and the embedding's row
+  // lookup stay mapped throughout the file, so every page of the file stays resident (clean, reclaimable page cache)
+  // next to the repacked copy.
   uint64_t repacked = 0;
-  auto repackable = [](GgmlType t) { return t == GgmlType::Q4_0 || t == GgmlType::Q4_K; };
-  const bool q4 = (wc.gguf && repackable(wc.type)) ||
-                  (!wc.file.empty() && (w.text_types.count("q4_0") || w.text_types.count("q4_K")));
-  if (q4) {
-    if (!wc.file.empty()) {
-      auto f = GgufFile::open(wc.file);
-      for (const GgufTensor& t : f->tensors()) {
-        if (repackable(t.type) && t.ne.size() >= 2 && t.ne[1] % 8 == 0) repacked += t.nbytes;
-      }
-    } else {
-      for (const TensorInfo& t : checkpoint_tensors(a)) {
-        if (t.group == Group::vision || t.group == Group::audio || t.shape.size() < 2) continue;
-        const std::vector<int64_t> ne = reversed(t.shape);
-        const GgmlType ty =
-            gguf_storage_type(wc.embedding_override && t.group == Group::embedding ? wc.embedding : wc.type, ne);
-        if (repackable(ty) && ne[1] % 8 == 0) repacked += ggml_tensor_bytes(ty, ne);
-      }
+  if (!wc.file.empty()) {
+    auto f = GgufFile::open(wc.file);
+    for (const GgufTensor& t : f->tensors()) {
+      if (llamacpp_repacks(r.repack, t.type, t.ne)) repacked += t.nbytes;
+    }
+  } else if (wc.gguf) {
+    for (const TensorInfo& t : checkpoint_tensors(a)) {
+      if (t.group == Group::vision || t.group == Group::audio) continue;
+      const std::vector<int64_t> ne = reversed(t.shape);
+      const GgmlType ty =
+          gguf_storage_type(wc.embedding_override && t.group == Group::embedding ? wc.embedding : wc.type, ne);
+      if (llamacpp_repacks(r.repack, ty, ne)) repacked += ggml_tensor_bytes(ty, ne);
     }
   }
   add_weights(b, w, true, "CPU_Mapped: the GGUF mapped read-only; every page read at load");
   if (repacked) {
     b.items.push_back({"weights: CPU_REPACK copy (8-row interleaved)", repacked, false, true,
-                       "anonymous copy of the Q4_0 matrices; their mapped pages stay resident too (reclaimable)"});
+                       "anonymous copy of the repacked matrices; their mapped pages stay resident too (reclaimable)"});
   }
   b.kv = kv_llamacpp(a, r);
   b.items.push_back({"KV cache (" + ggml_type_name(r.kv_type) + ")", kv_total(b.kv), false, true,
@@ -621,10 +624,15 @@ Breakdown llamacpp_breakdown(const Arch& a, const WeightsChoice& wc, const Reque
   }
   b.assumptions = {
       "CPU backend, mmap on (default): weights are file-backed pages of the GGUF",
-      "an AVX2 CPU repacks Q4_0 and Q4_K matrices (the tied embedding too) into an anonymous CPU_REPACK buffer of the "
-      "same size (measured for Q4_0; Q4_K assumed the same); Q8_0, Q6_K, f16, bf16 stay mapped; "
-      "the mapped file pages read to do so stay resident (clean page cache the kernel may reclaim), so peak RSS counts "
-      "the Q4_0 weights twice",
+      r.repack == "none"
+          ? std::string("no CPU_REPACK buffer (--no-repack, or a build without AVX2): every weight stays mapped")
+          : "a build with " + std::string(r.repack == "avx512" ? "AVX-512F repacks Q4_0, Q4_K, IQ4_NL, MXFP4 and Q2_K"
+                                                             : "AVX2 repacks Q4_0, Q4_K, IQ4_NL and MXFP4") +
+                " matrices with ne[1] % 8 == 0 (the tied embedding too, as the output matrix) into an anonymous "
+                "CPU_REPACK buffer of the same size (llama.cpp's own log agrees: Q4_0 on the 12B, IQ4_NL and Q4_K on the "
+                "small model); the other types stay mapped; "
+                "the mapped file pages read to do so stay resident (clean page cache the kernel may reclaim), so "
+                "peak RSS counts the repacked weights twice",
       "KV cache (llama_kv_cache_iswa): full layers n_ctx cells (padded to 256), SWA layers min(n_ctx, n_swa + "
       "n_ubatch) padded to 256, K and V stored separately even where the model has K = V",
       "flash attention on (needed for a quantized V cache); off: V rows padded to the widest layer",

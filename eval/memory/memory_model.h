@@ -142,7 +142,14 @@ struct Request {
   int64_t prompt_tokens = -1;       // reference: tokens in the one prefill call (default: context)
   int64_t evaluated_tokens = -1;    // llama.cpp: tokens actually evaluated (compute pages touched); -1: context
   int threads = 1;                  // reference: OpenMP threads (attention's head groups run side by side)
+  std::string repack = "avx2";      // llama.cpp CPU build: avx2, avx512 or none (see llamacpp_repacks)
 };
+
+// Whether llama.cpp's CPU backend copies a weight matrix of type T and ggml shape NE into its anonymous CPU_REPACK
+// buffer (ggml-cpu/repack.cpp, ggml_repack_get_optimal_repack_type, x86): a build with AVX2 repacks Q4_0, Q4_K,
+// IQ4_NL and MXFP4 matrices with ne[1] % 8 == 0; a build with AVX-512F Q2_K as well; "none" is llama.cpp's
+// --no-repack (or a build without AVX2). The CPU features are those the build was compiled for, not the host's.
+bool llamacpp_repacks(const std::string& build, GgmlType t, const std::vector<int64_t>& ne);
 
 // The KV cache an ideal implementation needs: sliding layers the last window tokens, full layers every token,
 // K = V on full layers stored once (the raw projection; k_norm, RoPE and the value norm recomputed), no cache on
