@@ -14,6 +14,7 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
 GB = 1e9
 GIB = 1024 ** 3
 
@@ -39,6 +40,14 @@ def item(j, prefix):
 
 def kv_bytes(j):
     return sum(k["bytes"] for k in j["kv_cache"])
+
+
+def machine(me):
+    """The machine a measurement row ran on, as it recorded it (older rows did not)."""
+    m = me.get("machine")
+    if not m:
+        return "earlier machine (not recorded)"
+    return f"{m['cpu']}, {m['cores']} cores, {'AVX-512' if m['avx512f'] else 'AVX2'}, {m['memory_bytes'] / GIB:.1f} GiB"
 
 
 def gb(b, digits=3):
@@ -125,6 +134,7 @@ def main():
 
     # --- measurements against the model ----------------------------------------------------------------------------
     meas = []
+    baselines = json.load(open(os.path.join(ROOT, "eval", "memory", "baselines.json")))
     if os.path.exists(a.measurements):
         for line in open(a.measurements):
             if not line.strip():
@@ -138,11 +148,28 @@ def main():
                 # per-thread attention scratch is under a kilobyte: one thread is assumed for them).
                 args = ["--preset", "12b", "--engine", "reference", "--weights", m.get("weights", "bf16"), "--context",
                         str(m["tokens"]), "--precision", m["precision"], "--threads", str(m.get("threads", 1))]
+            # A row that carries its own process baseline (measured on the same machine, right after the run) is
+            # compared with the model plus that baseline; older rows use eval/memory/baselines.json.
+            own = m.get("baseline")
+            if own:
+                args.append("--no-baseline")
             j = model(g, *args)
-            meas.append({"measured": m, "model_command": "g4ref memory " + " ".join(args), "model": {
-                "resident": j["resident_bytes"], "anon": j["resident_anon_bytes"], "file": j["resident_file_bytes"],
-                "allocated": j["total_bytes"], "items": j["items"]}})
+            mo = {"resident": j["resident_bytes"], "anon": j["resident_anon_bytes"], "file": j["resident_file_bytes"],
+                  "allocated": j["total_bytes"], "items": j["items"], "baseline": "eval/memory/baselines.json"}
+            if own:
+                # A reference row carries only the anonymous part; its file-backed part (the program and its
+                # libraries) is baselines.json's.
+                fb = own.get("file_bytes", baselines[m["engine"]]["file_bytes"])
+                mo["anon"] += own["anon_bytes"]
+                mo["file"] += fb
+                mo["resident"] += own["anon_bytes"] + fb
+                mo["allocated"] += own["anon_bytes"] + fb
+                mo["baseline"] = ("measured right after the run" if "right after" in own["how"]
+                                  else "recorded with the run in baselines.json")
+            shown = [x for x in args if x != "--no-baseline"]
+            meas.append({"measured": m, "model_command": "g4ref memory " + " ".join(shown), "model": mo})
     R["measurements"] = meas
+    R["baselines"] = baselines
 
     R["claims"] = claims(g, R)
     acc = model(g, "--preset", "12b", "--weights", "q4_0", "--context", "32768", "--kv-type", "q8_0", "--engine", "llamacpp")
@@ -293,19 +320,28 @@ def claims(g, R):
 
 NOTES = """### Notes on the measurements
 
-- **llama.cpp on a CPU counts the Q4_0 weights twice in RSS.** On an AVX2 CPU ggml repacks every Q4_0 matrix (the tied
-  embedding too, as the output matrix) into an anonymous CPU_REPACK buffer (llama.cpp logs CPU_REPACK 6387.19 MiB next
-  to CPU_Mapped 6390.13 MiB). The loader reads each tensor through the mapping to do so and unmaps only the ranges
-  before the first and after the last tensor that stays mapped; the norms and the embedding's row lookup stay mapped
-  throughout the file, so every file page remains resident. Those pages are clean page cache the kernel can drop under
-  pressure: the memory llama.cpp needs is the anonymous part (7.3-8.4 GB measured), while peak RSS shows 14-15 GB.
-- **Differences and their causes.** llama.cpp: the model is 0.2-0.4 % above every measured peak. Anonymous +0.05 GB: the
-  baseline (a vocabulary-only load of the same GGUF, 0.346 GB) is its own peak during load, partly transient, and is
-  added to the final buffers although the two peaks do not coincide. File-backed -0.005 to -0.009 GB: the GGUF
-  header (metadata and tokenizer, 9.3 MB) is read through the mapping too. llama.cpp's KV buffers equal the model
-  to the MiB (34.0, 255.0, 272.0, 1088.0, 480.0, 512.0 MiB); its compute buffer (541.3 / 534.5 / 639.5 MiB at
-  4k / 32k / 128k) against the model's reserved figure (logits of 512 rows plus max(3 hidden rows, the f16 mask)) differs
-  by -1.3 % / +0.0 % / -0.1 %; it is reserved address space, not resident, when a few tokens are evaluated.
+- **llama.cpp on a CPU counts the Q4_0 weights twice in RSS.** ggml's CPU backend repacks every matrix of the types
+  its build handles (AVX2: Q4_0, Q4_K, IQ4_NL, MXFP4; AVX-512F: Q2_K too; `g4ref memory --repack`) into an anonymous
+  CPU_REPACK buffer; the tied embedding's output copy too (llama.cpp logs CPU_REPACK 6387.19 MiB next to CPU_Mapped
+  6390.13 MiB for Q4_0; on files llama.cpp's own quantizer wrote, IQ4_NL repacks and Q2_K does not on an AVX2 CPU, as
+  modelled: test `Crosscheck.MemoryModelPredictsLlamaCppsRepackBuffer`). Q8_0 stays mapped on x86 (CPU_Mapped 12067.63
+  MiB, no CPU_REPACK: measured). The loader reads each tensor through the mapping to repack it and unmaps only the
+  ranges before the first and after the last tensor that stays mapped; the norms and the embedding's row lookup stay
+  mapped throughout the file, so every file page remains resident. Those pages are clean page cache the kernel can
+  drop under pressure: the memory llama.cpp needs is the anonymous part (7.2-8.8 GB measured for Q4_0), while peak RSS
+  shows 14-15.6 GB.
+- **The process baseline depends on the file and the machine.** A vocabulary-only load of the Q4_0 GGUF held 0.346 GB
+  anonymous in the earlier rows and 0.225-0.229 GB in the latest (the same 12B tensors, a GGUF written later with a
+  different small preset's tokenizer, on another machine); the reference's 1-token run 0.146 and 0.059 GB. Each row
+  is therefore compared with the model plus the baseline measured with it.
+- **Differences and their causes.** llama.cpp: the model is +0.10 to +0.18 % above every peak measured with its own
+  baseline (Q4_0 at 4k, 32k, 128k, an f16 cache with flash attention on and off; Q8_0 at 32k and 128k), +0.23 to
+  +0.36 % in the earlier rows. Anonymous +0.02 to +0.04 GB: the baseline is its own peak during load, partly
+  transient, and is added to the final buffers although the two peaks do not coincide. File-backed -0.006 GB: the
+  GGUF header (metadata and tokenizer) is read through the mapping too. llama.cpp's KV buffers equal the model to the
+  MiB (34.0, 255.0, 272.0, 1088.0, 480.0, 512.0 MiB); its compute buffer (541.3 / 534.5 / 639.5 MiB at 4k / 32k /
+  128k) against the model's reserved figure (logits of 512 rows plus max(3 hidden rows, the f16 mask)) differs by
+  -1.3 % / +0.0 % / -0.1 %; it is reserved address space, not resident, when a few tokens are evaluated.
 - **Flash attention off** (32k, f16 cache): llama.cpp's KV buffers are 1280.0 MiB (full layers) and 480.0 MiB (SWA),
   exactly the model's figure with every V row padded to the widest layer (2048 values, where the full layers need 512):
   turning flash attention off costs 0.77 GB of cache at 32k. Its compute buffer (1161.51 MiB) is not covered by the
@@ -321,10 +357,11 @@ NOTES = """### Notes on the measurements
   (1k) and 0.19 GB (4k) above the layers phase's modelled anonymous part, and 0.12 GB above the logits phase's at
   1k; no item accounts for it (the allocator's retained free blocks and the per-thread product buffers are
   candidates, not measured). File-backed +0.011 GB: the GGUF header is read through the mapping too. At 16 tokens the
-  baseline (0.146 GB: the GGUF tokenizer and metadata, measured with a 1-token prompt) dominates the anonymous part.
-- **Reference, f32 and bf16 precision, Q4_0 GGUF, 16 tokens: +0.61 %.** The baseline was measured with an exact
-  1-token run (0.146 GB anonymous); the f32 and bf16 runs peak at 0.108 GB anonymous in all, so the float64 load-time
-  peak the baseline holds is about 0.04 GB larger than theirs, and the model is 0.05 GB high.
+  baseline (the GGUF tokenizer and metadata, measured with a 1-token prompt) dominates the anonymous part.
+- **Reference, 16-token prompts with the baseline measured with the run: -0.20 % (exact, Q4_0), -0.03 % (f32,
+  Q4_0), -0.11 % (exact, Q8_0).** In the earlier rows, whose baseline was an exact 1-token run (0.146 GB), the f32 and
+  bf16 runs came out +0.61 %: they peak at 0.108 GB anonymous in all, so the float64 load-time peak that baseline held
+  was about 0.04 GB larger than theirs.
 - **Reference, bf16 safetensors, exact, 16 tokens: +43.1 % — the machine, not the model.** The mapped checkpoint is
   23.95 GB and this machine has 23 GiB of RAM shared with other work: the kernel dropped mapped pages while the forward
   read them, so at most 16.68 GB were resident at once. The model states the resident size when memory allows.
@@ -348,25 +385,31 @@ def write_markdown(R, path):
     # Acceptance.
     A = R["acceptance"]
     ml = [m["measured"] for m in R["measurements"]]
-    m32 = [m for m in ml if m["engine"] == "llamacpp" and m["context"] == 32768 and m["kv_type"] == "q8_0"]
+    m32 = [x for x in R["measurements"] if x["measured"]["engine"] == "llamacpp" and x["measured"]["context"] == 32768
+           and x["measured"]["kv_type"] == "q8_0" and x["measured"].get("weights") == "q4_0"]
     mref = [m for m in ml if m["engine"] == "reference" and m["model"].endswith(".gguf")]
     L.append("## Summary\n")
-    if m32:
-        me = m32[0]["peak_rss_bytes"]
-        L.append(f"- `g4ref memory --preset 12b --weights q4_0 --context 32768 --kv-type q8_0 --engine llamacpp`: "
-                 f"**{gb(A['llamacpp_32k_q8_0'])} GB** resident (a full 512-token micro-batch evaluated; "
-                 f"{gb(A['llamacpp_32k_q8_0_4_tokens'])} GB with `--evaluated-tokens 4`, as measured). Measured peak RSS of "
-                 f"llama.cpp on the synthetic 12B Q4_0 GGUF at 32k, q8_0 cache, 4 tokens evaluated: **{gb(me)} GB**. "
-                 f"Difference {100 * (A['llamacpp_32k_q8_0'] / me - 1):+.2f} % "
-                 f"({100 * (A['llamacpp_32k_q8_0_4_tokens'] / me - 1):+.2f} % for the same evaluated tokens).")
+    bl = R["baselines"]["llamacpp"]
+    L.append(f"- `g4ref memory --preset 12b --weights q4_0 --context 32768 --kv-type q8_0 --engine llamacpp`: "
+             f"**{gb(A['llamacpp_32k_q8_0'])} GB** resident (a full 512-token micro-batch evaluated; "
+             f"{gb(A['llamacpp_32k_q8_0_4_tokens'])} GB with `--evaluated-tokens 4`), with the process baseline of "
+             f"eval/memory/baselines.json (anonymous {gb(bl['anon_bytes'])}, file-backed {gb(bl['file_bytes'])} GB).")
+    for x in m32:
+        me, mo = x["measured"], x["model"]
+        L.append(f"  - Measured peak RSS of llama.cpp on the synthetic 12B Q4_0 GGUF at 32k, q8_0 cache, 4 tokens evaluated, "
+                 f"{machine(me)}: **{gb(me['peak_rss_bytes'])} GB**; the model for that run with the baseline "
+                 f"{mo['baseline']} "
+                 f"(anonymous {gb(me['baseline']['anon_bytes'])} GB): {gb(mo['resident'])} GB, difference "
+                 f"**{100 * (mo['resident'] / me['peak_rss_bytes'] - 1):+.2f} %**.")
     # The reference's exact rows on the Q4_0 GGUF, each with the model at the threads that run used.
     refrows = [x for x in R["measurements"] if x["measured"]["engine"] == "reference" and x["measured"]["model"].endswith(".gguf")
                and x["measured"]["precision"] == "exact"]
     for x in sorted(refrows, key=lambda x: -x["measured"]["tokens"]):
         me, mo = x["measured"], x["model"]
         L.append(f"- `{x['model_command']}`: **{gb(mo['resident'])} GB** resident (anonymous {gb(mo['anon'])}, file-backed "
-                 f"{gb(mo['file'])}). Measured peak RSS of the reference in exact on the synthetic 12B Q4_0 GGUF, one "
-                 f"{me['tokens']:,}-token prompt, {me.get('threads', 'default')} threads ({me['seconds']:.0f} s, cores shared with other work): "
+                 f"{gb(mo['file'])}{'; with the anonymous baseline ' + mo['baseline'] + ', ' + gb(me['baseline']['anon_bytes']) + ' GB' if me.get('baseline') else ''}). "
+                 f"Measured peak RSS of the reference in exact on the synthetic 12B {me.get('weights', '').upper()} GGUF, one "
+                 f"{me['tokens']:,}-token prompt, {me.get('threads', 'default')} threads, {machine(me)} ({me['seconds']:.0f} s, cores shared with other work): "
                  f"**{gb(me['peak_rss_bytes'])} GB** ("
                  + (f"at that sample anonymous {gb(me['at_rss_peak']['anon_bytes'])}, file-backed "
                     f"{gb(me['at_rss_peak']['file_bytes'])}" if me.get("at_rss_peak") else
@@ -440,14 +483,18 @@ def write_markdown(R, path):
     L.append("## Measured peaks vs the model\n")
     if R["measurements"]:
         L.append("Synthetic full-shape 12B (`g4ref synth --preset 12b`, random bf16 weights, 23,919,549,440-byte safetensors), "
-                 "its Q4_0 GGUF (`g4ref export-gguf --type q4_0`, 6,709,864,320 bytes, of which 6,700,533,248 tensor data: "
-                 "the model's figure for `--preset 12b --weights q4_0` to the byte). Peaks sampled every 10 ms from "
-                 "/proc/PID/status by `g4ref memory measure`; machine: 2 cores, 23 GiB RAM shared with other work.\n")
+                 "its Q4_0 and Q8_0 GGUFs (`g4ref export-gguf --type q4_0|q8_0 --tokenizer` a small preset's: "
+                 "6,700,533,248 and 12,653,823,488 bytes of tensor data, the model's figures for `--preset 12b --weights "
+                 "q4_0|q8_0` to the byte, plus the header with the tokenizer). Peaks sampled every 10 ms from "
+                 "/proc/PID/status by `g4ref memory measure`, with RAM shared with other work. The process baseline (the "
+                 "runtime, libraries, the GGUF's tokenizer and metadata) differs between files and machines: each row "
+                 "carries its own (llama.cpp: a vocabulary-only load of the same file; the reference: a 1-token exact "
+                 "run, with the program's file-backed pages from baselines.json), and the model adds that one.\n")
         L.append("Measured anon + file: the two parts at the sample of the highest RSS where the run recorded it (marked *), "
                  "else each part's own peak (the two need not come at the same moment, so they can add up to more than the "
                  "peak RSS).\n")
-        L.append("| run | measured peak RSS (anon + file) | model resident (anon + file) | difference | llama.cpp's own buffers (MiB) |")
-        L.append("|---|---|---|---|---|")
+        L.append("| run | machine | measured peak RSS (anon + file) | model resident (anon + file) | baseline in the model (anon) | difference | llama.cpp's own buffers (MiB) |")
+        L.append("|---|---|---|---|---|---|---|")
         for m in R["measurements"]:
             me, mo = m["measured"], m["model"]
             tot = me["peak_anon_bytes"] + me["peak_file_bytes"]
@@ -458,8 +505,9 @@ def write_markdown(R, path):
             at = me.get("at_rss_peak")
             parts = (f"{gb(at['anon_bytes'])} + {gb(at['file_bytes'])} *" if at
                      else f"{gb(me['peak_anon_bytes'])} + {gb(me['peak_file_bytes'])}")
-            L.append(f"| {run} | {gb(me['peak_rss_bytes'])} GB ({parts}) | "
+            L.append(f"| {run} | {machine(me)} | {gb(me['peak_rss_bytes'])} GB ({parts}) | "
                      f"{gb(mo['resident'])} GB ({gb(mo['anon'])} + {gb(mo['file'])}) | "
+                     f"{gb(me['baseline']['anon_bytes']) + ' GB, ' + mo['baseline'] if me.get('baseline') else 'baselines.json'} | "
                      f"{100 * (mo['resident'] - me['peak_rss_bytes']) / me['peak_rss_bytes']:+.2f} % | "
                      + ", ".join(b["line"].split(":")[-1].strip() + " " + str(b["mib"]) for b in me.get("llamacpp_buffers", [])) + " |")
         L.append("")

@@ -343,7 +343,19 @@ nlohmann::json run_measure(const MeasureArgs& m) {
   j["weights"] = weights;
   j["machine"] = machine_json();
   // The reference's threads (the child inherits OMP_NUM_THREADS): the model's attention scratch depends on them.
-  if (m.engine == "reference") j["threads"] = m.threads > 0 ? m.threads : omp_get_max_threads();
+  if (m.engine == "reference") {
+    j["threads"] = m.threads > 0 ? m.threads : omp_get_max_threads();
+    // The anonymous baseline of this file (its tokenizer and metadata), measured right after: a 1-token exact run,
+    // as eval/memory/baselines.json's was. Its file-backed part (the program and its libraries) stays that file's.
+    if (m.tokens > 1 && !m.baseline) {
+      std::vector<std::string> one = {self_exe(), "run", "--model", fs::absolute(model).string(), "--tokens", "2",
+                                      "--max-new-tokens", "0", "--precision", "exact", "--json"};
+      if (m.threads > 0) one.insert(one.end(), {"--threads", std::to_string(m.threads)});
+      const ProcessPeak b = run_and_sample(one, cwd);
+      if (b.exit_code != 0) fail(m.engine, "the 1-token baseline run exited with " + std::to_string(b.exit_code) + ": " + b.stderr_tail);
+      j["baseline"] = {{"anon_bytes", b.anon_bytes}, {"how", "a 1-token exact run on the same file, right after the run"}};
+    }
+  }
   if (m.engine == "llamacpp") {
     try {
       const auto out = nlohmann::json::parse(p.stdout_text.substr(p.stdout_text.find('{')));
