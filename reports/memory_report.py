@@ -362,9 +362,14 @@ NOTES = """### Notes on the measurements
   Q4_0), -0.11 % (exact, Q8_0).** In the earlier rows, whose baseline was an exact 1-token run (0.146 GB), the f32 and
   bf16 runs came out +0.61 %: they peak at 0.108 GB anonymous in all, so the float64 load-time peak that baseline held
   was about 0.04 GB larger than theirs.
-- **Reference, bf16 safetensors, exact, 16 tokens: +43.1 % — the machine, not the model.** The mapped checkpoint is
-  23.95 GB and this machine has 23 GiB of RAM shared with other work: the kernel dropped mapped pages while the forward
-  read them, so at most 16.68 GB were resident at once. The model states the resident size when memory allows.
+- **Reference, bf16 safetensors, exact, 16 tokens: +43.1 % in the earlier row — the machine, not the model; +1.12 %
+  measured again with the page cache emptied first.** The mapped checkpoint is 23.95 GB. In the earlier row the
+  machine's 23 GiB were shared with other work: the kernel dropped mapped pages while the forward read them, so at most
+  16.68 GB were resident at once. Measured again on a 23.5 GiB machine after `echo 3 > /proc/sys/vm/drop_caches`, with
+  only a fuzzer beside it: 23.617 GB (file-backed 23.561 against the model's 23.841; anonymous 0.055 against 0.039).
+  The 0.28 GB of mapped weights missing at the peak are 1.2 % of the mapping, on a machine whose memory the mapping
+  nearly fills; reclaim of pages already read is the likely cause (not measured). The model states the resident size
+  when memory allows.
 - **An exact 4k prompt on the bf16 checkpoint does not fit this machine**: the model gives 29.8 GB (21.9 GB of bf16
   weights mapped during the layers, 5.6 float64 cache - sliding layers keep the whole prefill -, 2.1 activations);
   on the Q4_0 GGUF the same prompt ran (above: 14.29 GB measured, 2,513 s on 2 cores).
