@@ -11,6 +11,9 @@ seconds=${2:-3600}
 shift 2 2>/dev/null || shift $#
 build=${G4REF_FUZZ_BUILD:-build-fuzz}
 targets=${*:-$(sed -n 's/^  \(fuzz_[a-z_]*\)$/\1/p' tests/fuzz/CMakeLists.txt)}
+# One thread per target: the image and video targets' preprocessing is OpenMP-parallel, and its worker threads would
+# take the core another target runs on (libFuzzer's executions per second are per process either way).
+export OMP_NUM_THREADS=1
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0

@@ -34,6 +34,8 @@ if [ ! -f "$corpus/.complete" ]; then
 fi
 
 # Seeds are never modified: new inputs go to a scratch corpus. detect_leaks and the limits as in the long run.
+# One thread per target: the image and video targets' preprocessing is OpenMP-parallel (see long_run.sh).
+export OMP_NUM_THREADS=1
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:allocator_may_return_null=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export LSAN_OPTIONS=suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0
