@@ -577,6 +577,43 @@ TEST(ReliabilityFuzzFindings, FillBytesBeforeTheJpegStartStillGetTheTableChecks)
                         "corrupt JPEG: the Huffman table at byte 2603 declares more than 256 codes");
 }
 
+TEST(ReliabilityFuzzFindings, EmptyPngDataChunksAreSkippedAsThePngSpecificationReadsThem) {
+  // fuzz_image (long run, after 145,230 executions): UBSan's "null pointer passed as argument 1" in stb_image's
+  // stbi__getn. The file's first IDAT chunk (byte 33) is empty, and stb copies it into its image-data buffer before
+  // allocating one. The image data is the IDAT contents concatenated (PNG specification §10.1), so empty IDAT chunks
+  // are dropped before stb reads the file; this one then fails on a chunk stb does not know, naming the file. Only
+  // the fuzz smoke run (UBSan) sees the null pointer itself: it replays this input.
+  const std::vector<uint8_t> input = fuzz_image_regression("crash-233be34ed0c828f8dfe7f377386550915a9a37b6");
+  ASSERT_EQ(input.size(), 276u);
+  const std::vector<uint8_t> finding(input.begin() + 1, input.end());
+  testing::expect_error([&] { decode_image_bytes(finding, "finding.png"); }, "finding.png",
+                        "cannot decode the PNG: PNG not supported: unknown PNG chunk type");
+
+  // A valid PNG of known pixels with empty IDAT chunks before and after its data decodes to those pixels.
+  RgbImage image;
+  image.width = 3;
+  image.height = 2;
+  image.rgb = {255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30, 40, 50, 60, 70, 80, 90};
+  testing::TempDir t("rel_png_idat");
+  write_png(t / "plain.png", image);
+  std::ifstream in(t / "plain.png", std::ios::binary);
+  std::vector<uint8_t> png((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const uint8_t empty_idat[12] = {0, 0, 0, 0, 'I', 'D', 'A', 'T', 0x35, 0xaf, 0x06, 0x1e};  // CRC-32 of "IDAT"
+  size_t idat = 8;
+  while (idat + 8 <= png.size() && std::memcmp(&png[idat + 4], "IDAT", 4) != 0) {
+    idat += 12 + ((size_t(png[idat]) << 24) | (size_t(png[idat + 1]) << 16) | (size_t(png[idat + 2]) << 8) | png[idat + 3]);
+  }
+  ASSERT_LT(idat + 8, png.size());
+  const size_t data_len = (size_t(png[idat]) << 24) | (size_t(png[idat + 1]) << 16) | (size_t(png[idat + 2]) << 8) | png[idat + 3];
+  png.insert(png.begin() + idat + 12 + data_len, empty_idat, empty_idat + 12);
+  png.insert(png.begin() + idat, empty_idat, empty_idat + 12);
+  png.insert(png.begin() + idat, empty_idat, empty_idat + 12);
+  const RgbImage back = decode_image_bytes(png, "empty_idat.png");
+  EXPECT_EQ(back.width, 3);
+  EXPECT_EQ(back.height, 2);
+  EXPECT_EQ(back.rgb, image.rgb);
+}
+
 TEST(ReliabilityFuzzFindings, NegativeLayerCountIsRefusedBeforeSizingTables) {
   // fuzz_config: num_hidden_layers = -4 without layer_types sized the default layer table from -4:
   // "cannot create std::vector larger than max_size()".

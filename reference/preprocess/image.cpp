@@ -19,6 +19,7 @@
 #include <limits>
 #include <memory>
 #include <string_view>
+#include <utility>
 
 #include "base/error.h"
 #include "io/output_file.h"
@@ -148,6 +149,33 @@ bool png_declared_size(const std::vector<uint8_t>& b, int64_t* w, int64_t* h) {
   auto be32 = [&b](size_t i) { return (int64_t(b[i]) << 24) | (int64_t(b[i + 1]) << 16) | (int64_t(b[i + 2]) << 8) | b[i + 3]; };
   *w = be32(16);
   *h = be32(20);
+  return true;
+}
+
+// A PNG's zero-length IDAT chunks, removed. The image data is the concatenation of the IDAT chunks' contents (PNG
+// specification §10.1), so an empty one changes nothing; but stb_image 2.27 copies an empty first IDAT into its not
+// yet allocated buffer (memcpy to a null pointer: a fuzz finding, UBSan's "null pointer passed as argument 1" in
+// stbi__getn). Chunks are walked as length, type, data, CRC from byte 8; where a length runs past the end, the rest
+// is kept as it is (stb reports the truncation). Returns false, leaving OUT alone, when there is nothing to remove.
+bool png_without_empty_idat(const std::vector<uint8_t>& b, std::vector<uint8_t>* out) {
+  if (!is_png(b)) return false;
+  std::vector<std::pair<size_t, size_t>> empty;  // [start, end) of each empty IDAT chunk
+  size_t p = 8;
+  while (p + 12 <= b.size()) {
+    const uint64_t len = (uint64_t(b[p]) << 24) | (uint64_t(b[p + 1]) << 16) | (uint64_t(b[p + 2]) << 8) | b[p + 3];
+    if (len > b.size() - p - 12) break;
+    if (len == 0 && std::memcmp(&b[p + 4], "IDAT", 4) == 0) empty.emplace_back(p, p + 12);
+    p += 12 + size_t(len);
+  }
+  if (empty.empty()) return false;
+  out->clear();
+  out->reserve(b.size());
+  size_t from = 0;
+  for (const auto& [start, end] : empty) {
+    out->insert(out->end(), b.begin() + from, b.begin() + start);
+    from = end;
+  }
+  out->insert(out->end(), b.begin() + from, b.end());
   return true;
 }
 
@@ -374,6 +402,8 @@ RgbImage decode_image_bytes(const std::vector<uint8_t>& bytes, const std::string
   if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
     fail(name, "file of " + std::to_string(bytes.size()) + " bytes is larger than the decoder accepts (2 GiB)");
   }
+  std::vector<uint8_t> png;
+  if (png_without_empty_idat(bytes, &png)) return decode_image_bytes(png, name, alpha, limits, orientation);
   ByteReader reader{bytes.data(), bytes.size()};
 
   // 1. The header alone: format and declared size, refused before any allocation that size implies;
