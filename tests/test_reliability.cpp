@@ -599,12 +599,13 @@ TEST(ReliabilityFuzzFindings, EmptyPngDataChunksAreSkippedAsThePngSpecificationR
   std::ifstream in(t / "plain.png", std::ios::binary);
   std::vector<uint8_t> png((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const uint8_t empty_idat[12] = {0, 0, 0, 0, 'I', 'D', 'A', 'T', 0x35, 0xaf, 0x06, 0x1e};  // CRC-32 of "IDAT"
+  auto chunk_length = [&png](size_t at) {
+    return (size_t(png[at]) << 24) | (size_t(png[at + 1]) << 16) | (size_t(png[at + 2]) << 8) | png[at + 3];
+  };
   size_t idat = 8;
-  while (idat + 8 <= png.size() && std::memcmp(&png[idat + 4], "IDAT", 4) != 0) {
-    idat += 12 + ((size_t(png[idat]) << 24) | (size_t(png[idat + 1]) << 16) | (size_t(png[idat + 2]) << 8) | png[idat + 3]);
-  }
+  while (idat + 8 <= png.size() && std::memcmp(&png[idat + 4], "IDAT", 4) != 0) idat += 12 + chunk_length(idat);
   ASSERT_LT(idat + 8, png.size());
-  const size_t data_len = (size_t(png[idat]) << 24) | (size_t(png[idat + 1]) << 16) | (size_t(png[idat + 2]) << 8) | png[idat + 3];
+  const size_t data_len = chunk_length(idat);
   png.insert(png.begin() + idat + 12 + data_len, empty_idat, empty_idat + 12);
   png.insert(png.begin() + idat, empty_idat, empty_idat + 12);
   png.insert(png.begin() + idat, empty_idat, empty_idat + 12);

@@ -301,6 +301,14 @@ nlohmann::json llamacpp_buffers(const nlohmann::json& log) {
   return out;
 }
 
+// The process baseline run that follows a measured run of ENGINE, sampled the same way; WHAT names it in the error.
+ProcessPeak run_baseline(const std::string& engine, const std::vector<std::string>& argv, const std::string& cwd,
+                         const std::string& what) {
+  const ProcessPeak b = run_and_sample(argv, cwd);
+  if (b.exit_code != 0) fail(engine, what + " exited with " + std::to_string(b.exit_code) + ": " + b.stderr_tail);
+  return b;
+}
+
 nlohmann::json run_measure(const MeasureArgs& m) {
   std::vector<std::string> argv;
   std::string cwd;
@@ -351,8 +359,7 @@ nlohmann::json run_measure(const MeasureArgs& m) {
       std::vector<std::string> one = {self_exe(), "run", "--model", fs::absolute(model).string(), "--tokens", "2",
                                       "--max-new-tokens", "0", "--precision", "exact", "--json"};
       if (m.threads > 0) one.insert(one.end(), {"--threads", std::to_string(m.threads)});
-      const ProcessPeak b = run_and_sample(one, cwd);
-      if (b.exit_code != 0) fail(m.engine, "the 1-token baseline run exited with " + std::to_string(b.exit_code) + ": " + b.stderr_tail);
+      const ProcessPeak b = run_baseline(m.engine, one, cwd, "the 1-token baseline run");
       j["baseline"] = {{"anon_bytes", b.anon_bytes}, {"how", "a 1-token exact run on the same file, right after the run"}};
     }
   }
@@ -369,8 +376,7 @@ nlohmann::json run_measure(const MeasureArgs& m) {
     // runtime's libraries and CPU backend), so each row carries its own for the comparison with the model.
     if (m.context > 0) {
       std::vector<std::string> vocab = {"node", "alloc.mjs", fs::absolute(model).string(), "0", m.kv_type, "0"};
-      const ProcessPeak b = run_and_sample(vocab, cwd);
-      if (b.exit_code != 0) fail(m.engine, "the vocabulary-only run exited with " + std::to_string(b.exit_code) + ": " + b.stderr_tail);
+      const ProcessPeak b = run_baseline(m.engine, vocab, cwd, "the vocabulary-only run");
       j["baseline"] = {{"anon_bytes", b.anon_bytes}, {"file_bytes", b.file_bytes},
                        {"how", "a vocabulary-only load of the same GGUF (alloc.mjs N_CTX 0), right after the run"}};
     }

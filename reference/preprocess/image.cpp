@@ -144,11 +144,15 @@ std::string size_str(int64_t w, int64_t h) { return std::to_string(w) + "×" + s
 
 // Width and height from a PNG's IHDR. stb checks PNG sizes itself but reports a failure under the name
 // of the last format it tried, so for PNG (the common bomb carrier) we read the size first.
+// The big-endian 32-bit number at byte I (PNG lengths and sizes); the caller checks that 4 bytes are there.
+int64_t be32(const std::vector<uint8_t>& b, size_t i) {
+  return (int64_t(b[i]) << 24) | (int64_t(b[i + 1]) << 16) | (int64_t(b[i + 2]) << 8) | b[i + 3];
+}
+
 bool png_declared_size(const std::vector<uint8_t>& b, int64_t* w, int64_t* h) {
   if (!is_png(b) || b.size() < 24 || std::memcmp(&b[12], "IHDR", 4) != 0) return false;
-  auto be32 = [&b](size_t i) { return (int64_t(b[i]) << 24) | (int64_t(b[i + 1]) << 16) | (int64_t(b[i + 2]) << 8) | b[i + 3]; };
-  *w = be32(16);
-  *h = be32(20);
+  *w = be32(b, 16);
+  *h = be32(b, 20);
   return true;
 }
 
@@ -162,7 +166,7 @@ bool png_without_empty_idat(const std::vector<uint8_t>& b, std::vector<uint8_t>*
   std::vector<std::pair<size_t, size_t>> empty;  // [start, end) of each empty IDAT chunk
   size_t p = 8;
   while (p + 12 <= b.size()) {
-    const uint64_t len = (uint64_t(b[p]) << 24) | (uint64_t(b[p + 1]) << 16) | (uint64_t(b[p + 2]) << 8) | b[p + 3];
+    const uint64_t len = uint64_t(be32(b, p));
     if (len > b.size() - p - 12) break;
     if (len == 0 && std::memcmp(&b[p + 4], "IDAT", 4) == 0) empty.emplace_back(p, p + 12);
     p += 12 + size_t(len);
