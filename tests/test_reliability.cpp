@@ -615,6 +615,64 @@ TEST(ReliabilityFuzzFindings, EmptyPngDataChunksAreSkippedAsThePngSpecificationR
   EXPECT_EQ(back.rgb, image.rgb);
 }
 
+TEST(ReliabilityFuzzFindings, TgaAndBmpDeclaringMorePixelsThanTheFileHoldsAreRefusedBeforeDecoding) {
+  // fuzz_video_frames (long run): executions slowed from about 80 to under 10 per second, the slowest input taking
+  // 11 s, nearly all of it in stb_image's stbi__tga_load. stb reads TGA and BMP pixel by pixel and answers reads past
+  // the end with zeros, so a tiny file declaring a large image within the limits was allocated in full and walked to
+  // its end before the truncation showed. The bytes such a file must hold are now checked first. The expected
+  // values below are worked out by hand from the TGA and BMP layouts (the comment of least_file_bytes).
+  auto tga_header = [](uint8_t type, uint16_t w, uint16_t h, uint8_t bits) {
+    std::vector<uint8_t> b(18, 0);
+    b[2] = type;
+    b[12] = uint8_t(w), b[13] = uint8_t(w >> 8), b[14] = uint8_t(h), b[15] = uint8_t(h >> 8);
+    b[16] = bits;
+    return b;
+  };
+  // A bare 18-byte header declaring 10,000×10,000 24-bit pixels: 18 + 10^8 · 3 bytes. Before: 400 MB allocated and
+  // 3·10^8 reads before "truncated: the image data ends before the declared 10000×10000 pixels".
+  testing::expect_error([&] { decode_image_bytes(tga_header(2, 10000, 10000, 24), "bomb.tga"); }, "bomb.tga",
+                        "truncated: a TGA of 10000×10000 pixels takes at least 300000018 bytes, the file has 18");
+
+  // Run-length coded, 256×1: two repeat packets of 128 pixels (count byte 0xFF, then one B, G, R pixel) are the
+  // fewest bytes it can take, 18 + 2·4 = 26. That file decodes; one byte less is refused.
+  std::vector<uint8_t> rle = tga_header(10, 256, 1, 24);
+  for (int packet = 0; packet < 2; ++packet) rle.insert(rle.end(), {0xFF, 30, 20, 10});
+  const RgbImage run = decode_image_bytes(rle, "rle.tga");
+  ASSERT_EQ(run.width, 256);
+  ASSERT_EQ(run.height, 1);
+  for (int x = 0; x < 256; ++x) {
+    ASSERT_EQ(run.rgb[3 * x], 10) << x;
+    ASSERT_EQ(run.rgb[3 * x + 1], 20) << x;
+    ASSERT_EQ(run.rgb[3 * x + 2], 30) << x;
+  }
+  rle.pop_back();
+  testing::expect_error([&] { decode_image_bytes(rle, "rle_cut.tga"); }, "rle_cut.tga",
+                        "a TGA of 256×1 pixels takes at least 26 bytes, the file has 25");
+
+  // Uncompressed 2×2 (bottom row first, B, G, R): exactly 18 + 12 bytes decodes; 29 are refused.
+  std::vector<uint8_t> raw = tga_header(2, 2, 2, 24);
+  raw.insert(raw.end(), {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12});
+  EXPECT_EQ(decode_image_bytes(raw, "raw.tga").rgb, (std::vector<uint8_t>{9, 8, 7, 12, 11, 10, 3, 2, 1, 6, 5, 4}));
+  raw.pop_back();
+  testing::expect_error([&] { decode_image_bytes(raw, "raw_cut.tga"); }, "raw_cut.tga",
+                        "a TGA of 2×2 pixels takes at least 30 bytes, the file has 29");
+
+  // A BMP (40-byte info header, 24 bits) declaring 10,000×10,000 with no pixel data: 14 + 40 + 10^4 · 30,000 bytes.
+  std::vector<uint8_t> bmp(54, 0);
+  auto put32 = [&bmp](size_t at, uint32_t v) {
+    for (int i = 0; i < 4; ++i) bmp[at + i] = uint8_t(v >> (8 * i));
+  };
+  bmp[0] = 'B', bmp[1] = 'M';
+  put32(2, 54), put32(10, 54), put32(14, 40), put32(18, 10000), put32(22, 10000);
+  bmp[26] = 1, bmp[28] = 24;
+  testing::expect_error([&] { decode_image_bytes(bmp, "bomb.bmp"); }, "bomb.bmp",
+                        "truncated: a BMP of 10000×10000 pixels takes at least 300000054 bytes, the file has 54");
+  // The same header at 2×2 with its two rows (6 bytes and 2 of padding each) decodes (bottom row first, B, G, R).
+  put32(18, 2), put32(22, 2);
+  bmp.insert(bmp.end(), {1, 2, 3, 4, 5, 6, 0, 0, 7, 8, 9, 10, 11, 12, 0, 0});
+  EXPECT_EQ(decode_image_bytes(bmp, "small.bmp").rgb, (std::vector<uint8_t>{9, 8, 7, 12, 11, 10, 3, 2, 1, 6, 5, 4}));
+}
+
 TEST(ReliabilityFuzzFindings, NegativeLayerCountIsRefusedBeforeSizingTables) {
   // fuzz_config: num_hidden_layers = -4 without layer_types sized the default layer table from -4:
   // "cannot create std::vector larger than max_size()".

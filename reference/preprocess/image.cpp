@@ -321,6 +321,43 @@ void check_declared_size(const std::string& name, int64_t w, int64_t h, const De
   }
 }
 
+// The fewest bytes a TGA or an uncompressed BMP of the declared W×H can be stored in (its format in *FORMAT), or 0
+// for the other formats.
+// stb decodes these two formats pixel by pixel, answering reads past the end of the file with zeros, so a
+// 20-byte file declaring 10,000×10,000 pixels would have its 400 MB allocated and walked to the end before the
+// truncation shows; with this bound it is refused at once. It is a lower bound on what stb reads from a file it
+// decodes (stb_image.h, stbi__tga_load and stbi__bmp_load), so no file that decodes is refused:
+//  - TGA (18-byte header, then an ID field of byte 0's length): at least max(1, bits per pixel / 8) bytes per
+//    pixel (8- or 16-bit palette indices, 15/16-bit colours in 2 bytes, 24/32-bit in 3/4); run-length coded
+//    (types 9–11), each packet a count byte and at least one pixel, for at most 128 pixels. Palette ignored.
+//  - BMP (14-byte file header, then the info header of the size at byte 14): every row's ceil(W·bits/8)
+//    bytes; row padding and palette ignored.
+// stb tries TGA last and only for files whose byte 1 (the colour-map type) is 0 or 1, which no PNG, JPEG, GIF,
+// BMP or PNM signature has.
+int64_t least_file_bytes(const std::vector<uint8_t>& b, int64_t w, int64_t h, std::string* format) {
+  auto at = [&](size_t i) -> int64_t { return i < b.size() ? b[i] : 0; };
+  auto le16 = [&](size_t i) { return at(i) | (at(i + 1) << 8); };
+  const int64_t pixels = w * h;
+  if (at(0) == 'B' && at(1) == 'M') {
+    const int64_t header = le16(14) | (le16(16) << 16);
+    const int64_t bits = header == 12 ? le16(24) : le16(28);
+    const int64_t compression = header == 12 ? 0 : le16(30) | (le16(32) << 16);
+    if (compression != 0 && compression != 3) return 0;  // stb refuses the compressed kinds itself
+    if (bits != 1 && bits != 4 && bits != 8 && bits != 16 && bits != 24 && bits != 32) return 0;
+    *format = "BMP";
+    return 14 + header + h * ((w * bits + 7) / 8);
+  }
+  if (magic_format(b).empty() && b.size() >= 2 && b[1] <= 1) {
+    const int64_t type = at(2);
+    const int64_t per_pixel = std::max<int64_t>(1, at(16) / 8);
+    const int64_t start = 18 + at(0);
+    *format = "TGA";
+    if (type == 1 || type == 2 || type == 3) return start + pixels * per_pixel;
+    if (type == 9 || type == 10 || type == 11) return start + (pixels + 127) / 128 * (1 + per_pixel);
+  }
+  return 0;
+}
+
 }  // namespace
 
 uint8_t composite_over_white(uint8_t c, uint8_t alpha) {
@@ -432,6 +469,12 @@ RgbImage decode_image_bytes(const std::vector<uint8_t>& bytes, const std::string
     fail(name, "not a readable PNG, JPEG, BMP, GIF, PNM or TGA image (" + stb_reason() + ")");
   }
   check_declared_size(name, w, h, limits);
+  std::string stored_as;
+  if (const int64_t least = least_file_bytes(bytes, w, h, &stored_as); int64_t(bytes.size()) < least) {
+    fail(name, "truncated: a " + stored_as + " of " + size_str(w, h) +
+                   " pixels takes at least " + std::to_string(least) + " bytes, the file has " +
+                   std::to_string(bytes.size()) + "; refusing to decode");
+  }
 
   // 2. Decode. 16-bit greyscale PNG is the one case where stb (high byte) and PIL disagree: PIL opens it
   // as a 32-bit integer image and convert("RGB") clips each value to 255, so we do the same.
