@@ -586,8 +586,9 @@ TEST(ReliabilityFuzzFindings, EmptyPngDataChunksAreSkippedAsThePngSpecificationR
   const std::vector<uint8_t> input = fuzz_image_regression("crash-233be34ed0c828f8dfe7f377386550915a9a37b6");
   ASSERT_EQ(input.size(), 276u);
   const std::vector<uint8_t> finding(input.begin() + 1, input.end());
+  // Since the chunk-length check (PngChunkLongerThanTheFile… below) it is refused before that, at its third chunk.
   testing::expect_error([&] { decode_image_bytes(finding, "finding.png"); }, "finding.png",
-                        "cannot decode the PNG: PNG not supported: unknown PNG chunk type");
+                        "truncated or corrupt PNG: chunk '\\xe2\\x5eF\\xe3' at byte 45 declares 3211008 bytes");
 
   // A valid PNG of known pixels with empty IDAT chunks before and after its data decodes to those pixels.
   RgbImage image;
@@ -613,6 +614,45 @@ TEST(ReliabilityFuzzFindings, EmptyPngDataChunksAreSkippedAsThePngSpecificationR
   EXPECT_EQ(back.width, 3);
   EXPECT_EQ(back.height, 2);
   EXPECT_EQ(back.rgb, image.rgb);
+}
+
+TEST(ReliabilityFuzzFindings, PngChunkLongerThanTheFileIsRefusedBeforeStbSizesItsBuffer) {
+  // fuzz_image (long run, after 554,237 executions): libFuzzer's out-of-memory on malloc(2147483648) inside stb_image's
+  // stbi__parse_png_file. The 311-byte input's second IDAT chunk (byte 263 of the file) declares 1,345,729,498 bytes;
+  // stb grows its IDAT buffer to each chunk's declared length before reading it. Offsets and lengths by hand from the
+  // file's chunk table: IHDR at 8 (13 bytes), IDAT at 33 (218), IDAT at 263, with 310 - 263 - 8 = 39 bytes after it.
+  // The fuzz smoke run replays the input under the long run's malloc limit.
+  const std::vector<uint8_t> input = fuzz_image_regression("oom-b4b1dfb836e0b43f3c37f5db4ddfcab4bb00c3bb");
+  ASSERT_EQ(input.size(), 311u);
+  const std::vector<uint8_t> finding(input.begin() + 1, input.end());
+  testing::expect_error([&] { decode_image_bytes(finding, "finding.png"); }, "finding.png",
+                        "truncated or corrupt PNG: chunk 'IDAT' at byte 263 declares 1345729498 bytes of data and a "
+                        "4-byte CRC, and the file has 39 bytes after its length and type");
+
+  // A valid PNG decodes with bytes after its IEND (stb and Pillow ignore them); the same PNG with its IDAT
+  // length raised by one byte past the file is refused, naming that chunk.
+  RgbImage image;
+  image.width = 2;
+  image.height = 2;
+  image.rgb = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+  testing::TempDir t("rel_png_chunk");
+  write_png(t / "plain.png", image);
+  std::ifstream in(t / "plain.png", std::ios::binary);
+  std::vector<uint8_t> png((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::vector<uint8_t> trailing = png;
+  trailing.insert(trailing.end(), 20, 0xEE);
+  EXPECT_EQ(decode_image_bytes(trailing, "trailing.png").rgb, image.rgb);
+  size_t idat = 8;
+  auto length_at = [&png](size_t at) {
+    return (size_t(png[at]) << 24) | (size_t(png[at + 1]) << 16) | (size_t(png[at + 2]) << 8) | png[at + 3];
+  };
+  while (idat + 8 <= png.size() && std::memcmp(&png[idat + 4], "IDAT", 4) != 0) idat += 12 + length_at(idat);
+  ASSERT_LT(idat + 8, png.size());
+  const size_t longer = png.size() - idat - 12 + 1;  // data and CRC would end one byte after the file
+  for (int i = 0; i < 4; ++i) png[idat + i] = uint8_t(longer >> (24 - 8 * i));
+  testing::expect_error([&] { decode_image_bytes(png, "long_idat.png"); }, "long_idat.png",
+                        "chunk 'IDAT' at byte " + std::to_string(idat) + " declares " + std::to_string(longer) +
+                            " bytes of data");
 }
 
 TEST(ReliabilityFuzzFindings, TgaAndBmpDeclaringMorePixelsThanTheFileHoldsAreRefusedBeforeDecoding) {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -161,6 +162,44 @@ bool png_declared_size(const std::vector<uint8_t>& b, int64_t* w, int64_t* h) {
 // yet allocated buffer (memcpy to a null pointer: a fuzz finding, UBSan's "null pointer passed as argument 1" in
 // stbi__getn). Chunks are walked as length, type, data, CRC from byte 8; where a length runs past the end, the rest
 // is kept as it is (stb reports the truncation). Returns false, leaving OUT alone, when there is nothing to remove.
+// The first PNG chunk up to IEND whose declared length runs past the end of the file, or false. stb collects the
+// IDAT chunks in one buffer that it grows to each chunk's declared length before reading it (doubling from 4 KiB),
+// so a 311-byte file whose second IDAT declares 1.35 GB had 2 GiB allocated before the missing data showed (a
+// fuzz_image finding). stb reads every chunk up to IEND and each one's 4-byte CRC, so a file with such a chunk never
+// decodes; what follows IEND, which stb and Pillow ignore, is not looked at.
+struct PngChunkPastEnd {
+  size_t at = 0;
+  std::string type;
+  uint64_t length = 0;
+};
+
+bool png_chunk_past_end(const std::vector<uint8_t>& b, PngChunkPastEnd* found) {
+  if (!is_png(b)) return false;
+  for (size_t p = 8; p + 8 <= b.size();) {
+    const uint64_t len = uint64_t(be32(b, p));
+    const bool iend = std::memcmp(&b[p + 4], "IEND", 4) == 0;
+    if (len + 12 > b.size() - p) {
+      found->at = p;
+      found->length = len;
+      found->type.clear();
+      for (size_t i = p + 4; i < p + 8; ++i) {
+        const char c = char(b[i]);
+        if (std::isalnum(static_cast<unsigned char>(c))) {
+          found->type += c;
+        } else {
+          char hex[8];
+          std::snprintf(hex, sizeof hex, "\\x%02x", b[i]);
+          found->type += hex;
+        }
+      }
+      return true;
+    }
+    if (iend) return false;
+    p += 12 + size_t(len);
+  }
+  return false;
+}
+
 bool png_without_empty_idat(const std::vector<uint8_t>& b, std::vector<uint8_t>* out) {
   if (!is_png(b)) return false;
   std::vector<std::pair<size_t, size_t>> empty;  // [start, end) of each empty IDAT chunk
@@ -442,6 +481,11 @@ RgbImage decode_image_bytes(const std::vector<uint8_t>& bytes, const std::string
   if (bytes.empty()) fail(name, "empty file (0 bytes), not an image");
   if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
     fail(name, "file of " + std::to_string(bytes.size()) + " bytes is larger than the decoder accepts (2 GiB)");
+  }
+  if (PngChunkPastEnd chunk; png_chunk_past_end(bytes, &chunk)) {
+    fail(name, "truncated or corrupt PNG: chunk '" + chunk.type + "' at byte " + std::to_string(chunk.at) +
+                   " declares " + std::to_string(chunk.length) + " bytes of data and a 4-byte CRC, and the file has " +
+                   std::to_string(bytes.size() - chunk.at - 8) + " bytes after its length and type; refusing to decode");
   }
   std::vector<uint8_t> png;
   if (png_without_empty_idat(bytes, &png)) return decode_image_bytes(png, name, alpha, limits, orientation);

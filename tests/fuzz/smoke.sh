@@ -47,7 +47,7 @@ for t in $targets; do
   mkdir -p "$work/new"
   # Regression inputs (each finding's reproducer) run first, as plain inputs.
   if [ -d "tests/fuzz/regressions/$t" ] && ls "tests/fuzz/regressions/$t"/* >/dev/null 2>&1; then
-    if ! TMPDIR="$work" "$build/tests/fuzz/$t" "tests/fuzz/regressions/$t"/* >"$work/regress.log" 2>&1; then
+    if ! TMPDIR="$work" "$build/tests/fuzz/$t" -rss_limit_mb=2560 -malloc_limit_mb=2048 "tests/fuzz/regressions/$t"/* >"$work/regress.log" 2>&1; then
       echo "$t: a regression input fails again:"; tail -30 "$work/regress.log"; fail=1
     fi
   fi
