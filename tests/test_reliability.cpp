@@ -536,6 +536,33 @@ std::vector<uint8_t> fuzz_image_regression(const std::string& name) {
   return std::vector<uint8_t>((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
+// A PNG of IMAGE as write_png writes it, with the byte offset and data length of its first IDAT chunk, found by
+// walking the chunks (length, type, data, CRC from byte 8; PNG specification §5.3).
+struct PngFile {
+  std::vector<uint8_t> bytes;
+  size_t idat = 0;
+  size_t idat_length = 0;
+};
+
+PngFile png_file_of(const RgbImage& image, const testing::TempDir& t) {
+  write_png(t / "plain.png", image);
+  std::ifstream in(t / "plain.png", std::ios::binary);
+  PngFile png;
+  png.bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  const std::vector<uint8_t>& b = png.bytes;
+  auto length_at = [&b](size_t at) {
+    return (size_t(b[at]) << 24) | (size_t(b[at + 1]) << 16) | (size_t(b[at + 2]) << 8) | b[at + 3];
+  };
+  size_t idat = 8;
+  while (idat + 8 <= b.size() && std::memcmp(&b[idat + 4], "IDAT", 4) != 0) idat += 12 + length_at(idat);
+  EXPECT_LT(idat + 8, b.size()) << "write_png wrote no IDAT chunk";
+  if (idat + 8 < b.size()) {
+    png.idat = idat;
+    png.idat_length = length_at(idat);
+  }
+  return png;
+}
+
 TEST(ReliabilityFuzzFindings, JpegScanWithAnUndefinedHuffmanTableNamesTheTable) {
   // fuzz_image (long run, after 38,928 executions): UBSan's "shift exponent 32 is too large" inside stb_image's
   // stbi__jpeg_huff_decode. The input's second scan (progressive, coefficients 1-5) decodes with AC table 3, which
@@ -596,17 +623,12 @@ TEST(ReliabilityFuzzFindings, EmptyPngDataChunksAreSkippedAsThePngSpecificationR
   image.height = 2;
   image.rgb = {255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30, 40, 50, 60, 70, 80, 90};
   testing::TempDir t("rel_png_idat");
-  write_png(t / "plain.png", image);
-  std::ifstream in(t / "plain.png", std::ios::binary);
-  std::vector<uint8_t> png((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const PngFile plain = png_file_of(image, t);
+  ASSERT_GT(plain.idat, 0u);
+  std::vector<uint8_t> png = plain.bytes;
+  const size_t idat = plain.idat;
+  const size_t data_len = plain.idat_length;
   const uint8_t empty_idat[12] = {0, 0, 0, 0, 'I', 'D', 'A', 'T', 0x35, 0xaf, 0x06, 0x1e};  // CRC-32 of "IDAT"
-  auto chunk_length = [&png](size_t at) {
-    return (size_t(png[at]) << 24) | (size_t(png[at + 1]) << 16) | (size_t(png[at + 2]) << 8) | png[at + 3];
-  };
-  size_t idat = 8;
-  while (idat + 8 <= png.size() && std::memcmp(&png[idat + 4], "IDAT", 4) != 0) idat += 12 + chunk_length(idat);
-  ASSERT_LT(idat + 8, png.size());
-  const size_t data_len = chunk_length(idat);
   png.insert(png.begin() + idat + 12 + data_len, empty_idat, empty_idat + 12);
   png.insert(png.begin() + idat, empty_idat, empty_idat + 12);
   png.insert(png.begin() + idat, empty_idat, empty_idat + 12);
@@ -636,18 +658,13 @@ TEST(ReliabilityFuzzFindings, PngChunkLongerThanTheFileIsRefusedBeforeStbSizesIt
   image.height = 2;
   image.rgb = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
   testing::TempDir t("rel_png_chunk");
-  write_png(t / "plain.png", image);
-  std::ifstream in(t / "plain.png", std::ios::binary);
-  std::vector<uint8_t> png((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const PngFile plain = png_file_of(image, t);
+  ASSERT_GT(plain.idat, 0u);
+  std::vector<uint8_t> png = plain.bytes;
+  const size_t idat = plain.idat;
   std::vector<uint8_t> trailing = png;
   trailing.insert(trailing.end(), 20, 0xEE);
   EXPECT_EQ(decode_image_bytes(trailing, "trailing.png").rgb, image.rgb);
-  size_t idat = 8;
-  auto length_at = [&png](size_t at) {
-    return (size_t(png[at]) << 24) | (size_t(png[at + 1]) << 16) | (size_t(png[at + 2]) << 8) | png[at + 3];
-  };
-  while (idat + 8 <= png.size() && std::memcmp(&png[idat + 4], "IDAT", 4) != 0) idat += 12 + length_at(idat);
-  ASSERT_LT(idat + 8, png.size());
   const size_t longer = png.size() - idat - 12 + 1;  // data and CRC would end one byte after the file
   for (int i = 0; i < 4; ++i) png[idat + i] = uint8_t(longer >> (24 - 8 * i));
   testing::expect_error([&] { decode_image_bytes(png, "long_idat.png"); }, "long_idat.png",

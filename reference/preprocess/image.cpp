@@ -143,13 +143,13 @@ bool is_png(const std::vector<uint8_t>& b) {
 
 std::string size_str(int64_t w, int64_t h) { return std::to_string(w) + "×" + std::to_string(h); }
 
-// Width and height from a PNG's IHDR. stb checks PNG sizes itself but reports a failure under the name
-// of the last format it tried, so for PNG (the common bomb carrier) we read the size first.
 // The big-endian 32-bit number at byte I (PNG lengths and sizes); the caller checks that 4 bytes are there.
 int64_t be32(const std::vector<uint8_t>& b, size_t i) {
   return (int64_t(b[i]) << 24) | (int64_t(b[i + 1]) << 16) | (int64_t(b[i + 2]) << 8) | b[i + 3];
 }
 
+// Width and height from a PNG's IHDR. stb checks PNG sizes itself but reports a failure under the name
+// of the last format it tried, so for PNG (the common bomb carrier) we read the size first.
 bool png_declared_size(const std::vector<uint8_t>& b, int64_t* w, int64_t* h) {
   if (!is_png(b) || b.size() < 24 || std::memcmp(&b[12], "IHDR", 4) != 0) return false;
   *w = be32(b, 16);
@@ -157,58 +157,70 @@ bool png_declared_size(const std::vector<uint8_t>& b, int64_t* w, int64_t* h) {
   return true;
 }
 
-// A PNG's zero-length IDAT chunks, removed. The image data is the concatenation of the IDAT chunks' contents (PNG
-// specification §10.1), so an empty one changes nothing; but stb_image 2.27 copies an empty first IDAT into its not
-// yet allocated buffer (memcpy to a null pointer: a fuzz finding, UBSan's "null pointer passed as argument 1" in
-// stbi__getn). Chunks are walked as length, type, data, CRC from byte 8; where a length runs past the end, the rest
-// is kept as it is (stb reports the truncation). Returns false, leaving OUT alone, when there is nothing to remove.
+// One chunk of a PNG: length, type, data, CRC (PNG specification §5.3).
+struct PngChunk {
+  size_t at = 0;          // byte offset of its length field
+  uint64_t length = 0;    // declared length of its data
+  bool past_end = false;  // its data and 4-byte CRC run past the end of the file
+};
+
+// A PNG's chunks from byte 8 up to IEND, which stb and Pillow read and nothing after; the walk stops at the first
+// chunk that runs past the end of the file (the last one returned, past_end set) or where fewer than the 8 bytes of a
+// length and type are left (stb reports that truncation itself). Empty for a file that is not a PNG.
+std::vector<PngChunk> png_chunks(const std::vector<uint8_t>& b) {
+  std::vector<PngChunk> chunks;
+  if (!is_png(b)) return chunks;
+  for (size_t p = 8; p + 8 <= b.size();) {
+    PngChunk& c = chunks.emplace_back();
+    c.at = p;
+    c.length = uint64_t(be32(b, p));
+    c.past_end = c.length + 12 > b.size() - p;
+    if (c.past_end || std::memcmp(&b[p + 4], "IEND", 4) == 0) break;
+    p += 12 + size_t(c.length);
+  }
+  return chunks;
+}
+
+bool png_chunk_is(const std::vector<uint8_t>& b, const PngChunk& c, const char* type) {
+  return std::memcmp(&b[c.at + 4], type, 4) == 0;
+}
+
+// A chunk's 4-byte type for a message: letters and digits as they are, other bytes as \xNN.
+std::string png_chunk_type(const std::vector<uint8_t>& b, const PngChunk& c) {
+  std::string type;
+  for (size_t i = c.at + 4; i < c.at + 8; ++i) {
+    if (std::isalnum(b[i])) {
+      type += char(b[i]);
+    } else {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02x", b[i]);
+      type += hex;
+    }
+  }
+  return type;
+}
+
 // The first PNG chunk up to IEND whose declared length runs past the end of the file, or false. stb collects the
 // IDAT chunks in one buffer that it grows to each chunk's declared length before reading it (doubling from 4 KiB),
 // so a 311-byte file whose second IDAT declares 1.35 GB had 2 GiB allocated before the missing data showed (a
 // fuzz_image finding). stb reads every chunk up to IEND and each one's 4-byte CRC, so a file with such a chunk never
 // decodes; what follows IEND, which stb and Pillow ignore, is not looked at.
-struct PngChunkPastEnd {
-  size_t at = 0;
-  std::string type;
-  uint64_t length = 0;
-};
-
-bool png_chunk_past_end(const std::vector<uint8_t>& b, PngChunkPastEnd* found) {
-  if (!is_png(b)) return false;
-  for (size_t p = 8; p + 8 <= b.size();) {
-    const uint64_t len = uint64_t(be32(b, p));
-    const bool iend = std::memcmp(&b[p + 4], "IEND", 4) == 0;
-    if (len + 12 > b.size() - p) {
-      found->at = p;
-      found->length = len;
-      found->type.clear();
-      for (size_t i = p + 4; i < p + 8; ++i) {
-        const char c = char(b[i]);
-        if (std::isalnum(static_cast<unsigned char>(c))) {
-          found->type += c;
-        } else {
-          char hex[8];
-          std::snprintf(hex, sizeof hex, "\\x%02x", b[i]);
-          found->type += hex;
-        }
-      }
-      return true;
-    }
-    if (iend) return false;
-    p += 12 + size_t(len);
-  }
-  return false;
+bool png_chunk_past_end(const std::vector<uint8_t>& b, PngChunk* found) {
+  const std::vector<PngChunk> chunks = png_chunks(b);
+  if (chunks.empty() || !chunks.back().past_end) return false;
+  *found = chunks.back();
+  return true;
 }
 
+// A PNG's zero-length IDAT chunks, removed. The image data is the concatenation of the IDAT chunks' contents (PNG
+// specification §10.1), so an empty one changes nothing; but stb_image 2.27 copies an empty first IDAT into its not
+// yet allocated buffer (memcpy to a null pointer: a fuzz finding, UBSan's "null pointer passed as argument 1" in
+// stbi__getn). Only chunks up to IEND are looked at; the rest of the file is kept as it is. Returns false, leaving
+// OUT alone, when there is nothing to remove.
 bool png_without_empty_idat(const std::vector<uint8_t>& b, std::vector<uint8_t>* out) {
-  if (!is_png(b)) return false;
   std::vector<std::pair<size_t, size_t>> empty;  // [start, end) of each empty IDAT chunk
-  size_t p = 8;
-  while (p + 12 <= b.size()) {
-    const uint64_t len = uint64_t(be32(b, p));
-    if (len > b.size() - p - 12) break;
-    if (len == 0 && std::memcmp(&b[p + 4], "IDAT", 4) == 0) empty.emplace_back(p, p + 12);
-    p += 12 + size_t(len);
+  for (const PngChunk& c : png_chunks(b)) {
+    if (!c.past_end && c.length == 0 && png_chunk_is(b, c, "IDAT")) empty.emplace_back(c.at, c.at + 12);
   }
   if (empty.empty()) return false;
   out->clear();
@@ -482,8 +494,8 @@ RgbImage decode_image_bytes(const std::vector<uint8_t>& bytes, const std::string
   if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
     fail(name, "file of " + std::to_string(bytes.size()) + " bytes is larger than the decoder accepts (2 GiB)");
   }
-  if (PngChunkPastEnd chunk; png_chunk_past_end(bytes, &chunk)) {
-    fail(name, "truncated or corrupt PNG: chunk '" + chunk.type + "' at byte " + std::to_string(chunk.at) +
+  if (PngChunk chunk; png_chunk_past_end(bytes, &chunk)) {
+    fail(name, "truncated or corrupt PNG: chunk '" + png_chunk_type(bytes, chunk) + "' at byte " + std::to_string(chunk.at) +
                    " declares " + std::to_string(chunk.length) + " bytes of data and a 4-byte CRC, and the file has " +
                    std::to_string(bytes.size() - chunk.at - 8) + " bytes after its length and type; refusing to decode");
   }
