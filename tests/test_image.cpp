@@ -817,6 +817,63 @@ TEST_F(ImagePillow, JpegScanWithAnUndefinedHuffmanTableIsRefusedLikePillow) {
   EXPECT_EQ(std::string(pil.begin(), pil.end()), "decoded 56 40\n") << "libjpeg-turbo's Annex K substitution";
 }
 
+// What it proves: a JPEG whose last scan is followed by a marker that cannot follow a scan (0xF9 where the end of
+// image belongs) is refused before stb decodes the scan, naming the scan and the marker, and Pillow refuses the same
+// files; bytes that are not a marker between segments before the frame are skipped as stb skips them, so such a file
+// decodes to the pixels of the file without them, and Pillow decodes it too (the fuzz finding of
+// tests/fuzz/regressions/fuzz_image/crash-2a28… has both).
+TEST_F(ImagePillow, JpegScanFollowedByAMarkerThatCannotFollowOneIsRefusedLikePillow) {
+  testing::TempDir dir("image_jpeg_after_scan");
+  const std::string src = dir / "base.png";
+  write_png(src, make_pattern(2, 40, 56, 3));
+  {
+    std::ofstream m(dir / "save.tsv");
+    for (const char* v : {"jpeg-420", "jpeg-progressive"}) m << "save\t" << src << "\t" << v << "\t" << (dir / v) << "\n";
+  }
+  ASSERT_TRUE(run_pil(dir / "save.tsv"));
+  std::ofstream probe(dir / "probe.tsv");
+  std::vector<std::pair<std::string, std::string>> refused;  // file, expected problem
+  std::vector<std::pair<std::string, std::string>> skipped;  // file with junk, the file without
+  for (const char* v : {"jpeg-420", "jpeg-progressive"}) {
+    const std::vector<uint8_t> b = read_bytes(dir / v);
+    const auto scans = jpeg_scans(b);
+    ASSERT_FALSE(scans.empty()) << v;
+    ASSERT_GE(b.size(), 4u);
+    ASSERT_EQ(b[b.size() - 2], 0xFF) << v;
+    ASSERT_EQ(b.back(), 0xD9) << v << ": the file ends with its end-of-image marker";
+    std::vector<uint8_t> f9 = b;
+    f9.back() = 0xF9;
+    const std::string bad = dir / (std::string(v) + "-f9.jpg");
+    write_bytes(bad, f9);
+    refused.push_back({bad, "corrupt JPEG: the scan at byte " + std::to_string(scans.back().first) +
+                                " is followed by marker 0xF9 at byte " + std::to_string(b.size() - 2) +
+                                ", which cannot follow a scan"});
+    // Three bytes after the first segment (PIL writes its JFIF APP0 there, before the tables and the frame).
+    ASSERT_EQ(b[3], 0xE0) << v;
+    const size_t after_app0 = 4 + ((size_t(b[4]) << 8) | b[5]);
+    std::vector<uint8_t> junk = b;
+    const uint8_t extra[3] = {0x00, 0x11, 0x22};
+    junk.insert(junk.begin() + after_app0, extra, extra + 3);
+    const std::string padded = dir / (std::string(v) + "-junk.jpg");
+    write_bytes(padded, junk);
+    skipped.push_back({padded, dir / v});
+    probe << "probe\t" << bad << "\t" << bad << ".pil\n";
+    probe << "probe\t" << padded << "\t" << padded << ".pil\n";
+  }
+  probe.close();
+  ASSERT_TRUE(run_pil(dir / "probe.tsv"));
+  for (const auto& [file, problem] : refused) {
+    expect_decode_error(file, problem);
+    const std::vector<uint8_t> pil = read_bytes(file + ".pil");
+    EXPECT_EQ(std::string(pil.begin(), pil.end()).rfind("refused: ", 0), 0u) << file;
+  }
+  for (const auto& [file, plain] : skipped) {
+    EXPECT_EQ(decode_image(file).rgb, decode_image(plain).rgb) << file;
+    const std::vector<uint8_t> pil = read_bytes(file + ".pil");
+    EXPECT_EQ(std::string(pil.begin(), pil.end()), "decoded 56 40\n") << file;
+  }
+}
+
 TEST(ImageDecode, PngRoundTripAndAtomicWrite) {
   testing::TempDir dir("image_png");
   const RgbImage im = make_pattern(3, 33, 65, 8);

@@ -604,6 +604,23 @@ TEST(ReliabilityFuzzFindings, FillBytesBeforeTheJpegStartStillGetTheTableChecks)
                         "corrupt JPEG: the Huffman table at byte 2603 declares more than 256 codes");
 }
 
+TEST(ReliabilityFuzzFindings, JpegScanFollowedByAMarkerThatCannotFollowOneIsRefusedBeforeStbDecodesIt) {
+  // fuzz_image (long run from the seeds, after 426,769 executions): UBSan's "shift exponent 34 is too large for
+  // 32-bit type 'unsigned int'" in stb_image's stbi__grow_buffer_unsafe. The scan's entropy-coded data (from byte
+  // 623) ends at the marker 0xFF 0xF9 (byte 1219, after a run of fill bytes) before its blocks do, and stb's bit
+  // count goes negative. 0xF9 cannot follow a scan (ITU T.81 §B.2.4): stb refuses the file after decoding the scan,
+  // Pillow refuses it ("broken data stream"). Offsets by hand from the file's segment table: APP0 at 2 declaring 18
+  // bytes, 2 more than its JFIF payload, so reading resumes at byte 22 inside the DQT at 20 and skips byte by byte to
+  // the next 0xFF (stb does so before the frame): the DQT at 89, SOF0 at 158, four DHT, the scan at 609 (12 bytes of
+  // header). The fuzz smoke run replays the input under UBSan.
+  const std::vector<uint8_t> input = fuzz_image_regression("crash-2a2879ae29d01046c6530a54fbf8ea683ea4c9a1");
+  ASSERT_EQ(input.size(), 1268u);
+  const std::vector<uint8_t> finding(input.begin() + 1, input.end());
+  testing::expect_error([&] { decode_image_bytes(finding, "finding.jpg"); }, "finding.jpg",
+                        "corrupt JPEG: the scan at byte 609 is followed by marker 0xF9 at byte 1219, which cannot "
+                        "follow a scan");
+}
+
 TEST(ReliabilityFuzzFindings, EmptyPngDataChunksAreSkippedAsThePngSpecificationReadsThem) {
   // fuzz_image (long run, after 145,230 executions): UBSan's "null pointer passed as argument 1" in stb_image's
   // stbi__getn. The file's first IDAT chunk (byte 33) is empty, and stb copies it into its image-data buffer before

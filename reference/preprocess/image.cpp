@@ -234,20 +234,40 @@ bool png_without_empty_idat(const std::vector<uint8_t>& b, std::vector<uint8_t>*
   return true;
 }
 
-// Two JPEG defects stb_image 2.27 (the Debian version) mishandles, found before stb sees the file:
+// The markers stb_image 2.27 reads after a scan's entropy-coded data: end of image, another scan, DNL, and the table
+// and miscellaneous segments (DQT, DHT, DRI, APPn, COM), as ITU T.81 §B.2.4 allows there (stb has no arithmetic
+// coding, so no DAC). Any other marker there makes stb refuse the file once the scan is decoded.
+bool jpeg_marker_after_scan(int code) {
+  return code == 0xD9 || code == 0xDA || code == 0xDC || code == 0xDB || code == 0xC4 || code == 0xDD ||
+         (code >= 0xE0 && code <= 0xEF) || code == 0xFE;
+}
+
+std::string hex2(int v) {
+  char buf[4];
+  std::snprintf(buf, sizeof buf, "%02X", v & 0xFF);
+  return buf;
+}
+
+// Three JPEG defects stb_image 2.27 (the Debian version) mishandles, found before stb sees the file:
 // - a Huffman table whose 16 code counts add up to more than 256: stb writes past its tables (CVE-2021-37789);
 // - a scan that decodes with a Huffman table no DHT segment before it defined: stb's decoder state is allocated
 //   with malloc, not cleared, so it would decode with whatever the memory held (a fuzz finding: UBSan's "shift
 //   exponent" inside stbi__jpeg_huff_decode, and pixels that depend on earlier inputs). libjpeg-turbo refuses such
 //   a file too, except that it substitutes the standard tables of ITU T.81 Annex K for an undefined table 0 or 1 of
 //   a sequential JPEG (Motion-JPEG frames carry none); g4ref refuses those as well, naming the table.
+// - a scan followed by a marker that cannot follow one (jpeg_marker_after_scan): stb refuses such a file, but only
+//   after decoding the scan, and its bit reader goes wrong on a scan whose data ends before its blocks do (a fuzz
+//   finding: UBSan's "shift exponent 34 is too large" in stbi__grow_buffer_unsafe, stb issue 1293, fixed after
+//   2.27); refused first, naming the scan and the marker. A short scan followed by an allowed marker still reaches
+//   stb: telling it needs the scan's Huffman data decoded.
 // We walk the segments the way stb reads them: marker, length, payload; after a start-of-scan the entropy-coded
 // data up to the next marker (0xFF followed by anything but 0x00, 0xFF or a restart marker). Each DHT table is
 // checked with stb's own reading (the counts may run past the segment, as stb's do) and recorded as defined; each
 // start-of-scan's table selectors are checked against them: a sequential scan decodes with its components' DC and AC
 // tables, a progressive DC scan with the DC table (its first pass only), a progressive AC scan with the AC table.
-// Where the structure is lost (garbage between segments, which stb skips byte by byte), every 0xFF 0xC4 in the rest
-// of the file is checked for the first defect; stb's state is cleared (STBI_MALLOC above) for the rest.
+// Bytes other than 0xFF between segments before the start-of-frame are skipped one by one, as stb does. Where the
+// structure is lost after it (garbage between segments, which stb refuses), every 0xFF 0xC4 in the rest of the file
+// is checked for the first defect; stb's state is cleared (STBI_MALLOC above) for the rest.
 struct JpegDefect {
   size_t at = 0;  // byte offset of the segment's marker
   std::string what;
@@ -275,11 +295,16 @@ bool jpeg_defect(const std::vector<uint8_t>& b, JpegDefect* defect) {
     }
     return false;
   };
-  bool progressive = false;
-  size_t p = soi + 1;
+  bool progressive = false, frame_seen = false;
+  size_t p = soi + 1, scan_at = 0;  // scan_at: the start-of-scan whose entropy-coded data ends at P, or 0
   bool structured = true;
   while (p + 1 < size) {
     if (b[p] != 0xFF) {
+      // Before the start-of-frame stb skips such bytes one by one to the next 0xFF; after it, it refuses the file.
+      if (!frame_seen) {
+        ++p;
+        continue;
+      }
       structured = false;
       break;
     }
@@ -288,6 +313,13 @@ bool jpeg_defect(const std::vector<uint8_t>& b, JpegDefect* defect) {
     if (m >= size) break;
     const int code = b[m];
     p = m + 1;
+    if (scan_at != 0 && !jpeg_marker_after_scan(code)) {
+      *defect = {m - 1, "the scan at byte " + std::to_string(scan_at) + " is followed by marker 0x" + hex2(code) +
+                            " at byte " + std::to_string(m - 1) + ", which cannot follow a scan"};
+      return true;
+    }
+    scan_at = 0;
+    if (code == 0xC0 || code == 0xC1 || code == 0xC2) frame_seen = true;
     // end of image, or a marker stb refuses between segments (it stops there)
     if (code == 0xD9 || code == 0x00 || code == 0x01 || (code >= 0xD0 && code <= 0xD8)) break;
     const int64_t len = (int64_t(byte(p)) << 8) | byte(p + 1);
@@ -320,6 +352,7 @@ bool jpeg_defect(const std::vector<uint8_t>& b, JpegDefect* defect) {
       while (p + 1 < size && !(b[p] == 0xFF && b[p + 1] != 0x00 && b[p + 1] != 0xFF && (b[p + 1] < 0xD0 || b[p + 1] > 0xD7))) {
         ++p;
       }
+      scan_at = m - 1;
     }
   }
   if (!structured) {
