@@ -747,6 +747,18 @@ std::vector<std::pair<size_t, int>> jpeg_scans(const std::vector<uint8_t>& b) {
   return scans;
 }
 
+// A 56×40 pattern of KIND (make_pattern) saved by Pillow as DIR/jpeg-420 (sequential, 4:2:0) and
+// DIR/jpeg-progressive.
+bool save_pil_jpegs(const testing::TempDir& dir, int kind) {
+  const std::string src = dir / "base.png";
+  write_png(src, make_pattern(kind, 40, 56, 3));
+  {
+    std::ofstream m(dir / "save.tsv");
+    for (const char* v : {"jpeg-420", "jpeg-progressive"}) m << "save\t" << src << "\t" << v << "\t" << (dir / v) << "\n";
+  }
+  return run_pil(dir / "save.tsv");
+}
+
 // What it proves: a JPEG scan that decodes with a Huffman table no DHT segment defined is refused, naming the scan
 // and the table, as Pillow (libjpeg-turbo) refuses it; before, stb_image decoded it with whatever its malloc'd
 // tables held (the fuzz finding of tests/fuzz/regressions/fuzz_image). The one case where Pillow decodes and g4ref
@@ -754,13 +766,7 @@ std::vector<std::pair<size_t, int>> jpeg_scans(const std::vector<uint8_t>& b) {
 // tables of T.81 Annex K (Motion-JPEG frames).
 TEST_F(ImagePillow, JpegScanWithAnUndefinedHuffmanTableIsRefusedLikePillow) {
   testing::TempDir dir("image_jpeg_tables");
-  const std::string src = dir / "base.png";
-  write_png(src, make_pattern(1, 40, 56, 3));
-  {
-    std::ofstream m(dir / "save.tsv");
-    for (const char* v : {"jpeg-420", "jpeg-progressive"}) m << "save\t" << src << "\t" << v << "\t" << (dir / v) << "\n";
-  }
-  ASSERT_TRUE(run_pil(dir / "save.tsv"));
+  ASSERT_TRUE(save_pil_jpegs(dir, 1));
 
   struct Case {
     std::string file, problem;
@@ -824,13 +830,7 @@ TEST_F(ImagePillow, JpegScanWithAnUndefinedHuffmanTableIsRefusedLikePillow) {
 // tests/fuzz/regressions/fuzz_image/crash-2a28… has both).
 TEST_F(ImagePillow, JpegScanFollowedByAMarkerThatCannotFollowOneIsRefusedLikePillow) {
   testing::TempDir dir("image_jpeg_after_scan");
-  const std::string src = dir / "base.png";
-  write_png(src, make_pattern(2, 40, 56, 3));
-  {
-    std::ofstream m(dir / "save.tsv");
-    for (const char* v : {"jpeg-420", "jpeg-progressive"}) m << "save\t" << src << "\t" << v << "\t" << (dir / v) << "\n";
-  }
-  ASSERT_TRUE(run_pil(dir / "save.tsv"));
+  ASSERT_TRUE(save_pil_jpegs(dir, 2));
   std::ofstream probe(dir / "probe.tsv");
   std::vector<std::pair<std::string, std::string>> refused;  // file, expected problem
   std::vector<std::pair<std::string, std::string>> skipped;  // file with junk, the file without

@@ -200,26 +200,15 @@ std::string png_chunk_type(const std::vector<uint8_t>& b, const PngChunk& c) {
   return type;
 }
 
-// The first PNG chunk up to IEND whose declared length runs past the end of the file, or false. stb collects the
-// IDAT chunks in one buffer that it grows to each chunk's declared length before reading it (doubling from 4 KiB),
-// so a 311-byte file whose second IDAT declares 1.35 GB had 2 GiB allocated before the missing data showed (a
-// fuzz_image finding). stb reads every chunk up to IEND and each one's 4-byte CRC, so a file with such a chunk never
-// decodes; what follows IEND, which stb and Pillow ignore, is not looked at.
-bool png_chunk_past_end(const std::vector<uint8_t>& b, PngChunk* found) {
-  const std::vector<PngChunk> chunks = png_chunks(b);
-  if (chunks.empty() || !chunks.back().past_end) return false;
-  *found = chunks.back();
-  return true;
-}
-
 // A PNG's zero-length IDAT chunks, removed. The image data is the concatenation of the IDAT chunks' contents (PNG
 // specification §10.1), so an empty one changes nothing; but stb_image 2.27 copies an empty first IDAT into its not
 // yet allocated buffer (memcpy to a null pointer: a fuzz finding, UBSan's "null pointer passed as argument 1" in
 // stbi__getn). Only chunks up to IEND are looked at; the rest of the file is kept as it is. Returns false, leaving
-// OUT alone, when there is nothing to remove.
-bool png_without_empty_idat(const std::vector<uint8_t>& b, std::vector<uint8_t>* out) {
+// OUT alone, when there is nothing to remove. CHUNKS: png_chunks(B).
+bool png_without_empty_idat(const std::vector<uint8_t>& b, const std::vector<PngChunk>& chunks,
+                            std::vector<uint8_t>* out) {
   std::vector<std::pair<size_t, size_t>> empty;  // [start, end) of each empty IDAT chunk
-  for (const PngChunk& c : png_chunks(b)) {
+  for (const PngChunk& c : chunks) {
     if (!c.past_end && c.length == 0 && png_chunk_is(b, c, "IDAT")) empty.emplace_back(c.at, c.at + 12);
   }
   if (empty.empty()) return false;
@@ -527,13 +516,20 @@ RgbImage decode_image_bytes(const std::vector<uint8_t>& bytes, const std::string
   if (bytes.size() > static_cast<size_t>(std::numeric_limits<int>::max())) {
     fail(name, "file of " + std::to_string(bytes.size()) + " bytes is larger than the decoder accepts (2 GiB)");
   }
-  if (PngChunk chunk; png_chunk_past_end(bytes, &chunk)) {
+  // A PNG chunk up to IEND whose declared length runs past the end of the file is refused. stb collects the IDAT
+  // chunks in one buffer that it grows to each chunk's declared length before reading it (doubling from 4 KiB), so a
+  // 311-byte file whose second IDAT declares 1.35 GB had 2 GiB allocated before the missing data showed (a fuzz_image
+  // finding). stb reads every chunk up to IEND and each one's 4-byte CRC, so a file with such a chunk never decodes;
+  // what follows IEND, which stb and Pillow ignore, is not looked at.
+  const std::vector<PngChunk> chunks = png_chunks(bytes);
+  if (!chunks.empty() && chunks.back().past_end) {
+    const PngChunk& chunk = chunks.back();
     fail(name, "truncated or corrupt PNG: chunk '" + png_chunk_type(bytes, chunk) + "' at byte " + std::to_string(chunk.at) +
                    " declares " + std::to_string(chunk.length) + " bytes of data and a 4-byte CRC, and the file has " +
                    std::to_string(bytes.size() - chunk.at - 8) + " bytes after its length and type; refusing to decode");
   }
   std::vector<uint8_t> png;
-  if (png_without_empty_idat(bytes, &png)) return decode_image_bytes(png, name, alpha, limits, orientation);
+  if (png_without_empty_idat(bytes, chunks, &png)) return decode_image_bytes(png, name, alpha, limits, orientation);
   ByteReader reader{bytes.data(), bytes.size()};
 
   // 1. The header alone: format and declared size, refused before any allocation that size implies;
